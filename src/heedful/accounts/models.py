@@ -1,0 +1,103 @@
+from typing import Any, ClassVar
+
+from django.contrib.auth.models import AbstractUser, UserManager
+from django.db import models
+from django.db.models.functions import Lower
+
+
+class Role(models.TextChoices):
+    ADMIN = "admin", "Admin"
+    LEAD = "lead", "Team lead"
+    AGENT = "agent", "Agent"
+
+
+class AgentManager(UserManager["User"]):
+    """Agents sign in with their email address; the username mirrors it."""
+
+    def create_user(  # type: ignore[override]
+        self, email: str, password: str | None = None, **extra: Any
+    ) -> "User":
+        email = self.normalize_email(email).lower()
+        extra.setdefault("username", email)
+        return super().create_user(extra.pop("username"), email, password, **extra)
+
+    def create_superuser(  # type: ignore[override]
+        self, email: str, password: str | None = None, **extra: Any
+    ) -> "User":
+        extra.setdefault("role", Role.ADMIN)
+        email = self.normalize_email(email).lower()
+        extra.setdefault("username", email)
+        return super().create_superuser(extra.pop("username"), email, password, **extra)
+
+
+class User(AbstractUser):
+    """An agent. Agents are deactivated, never deleted, so history keeps its authors."""
+
+    email = models.EmailField("email address", unique=True)
+    name = models.CharField(max_length=150, blank=True)
+    role = models.CharField(max_length=10, choices=Role.choices, default=Role.AGENT)
+    time_zone = models.CharField(max_length=64, default="UTC")
+    signature = models.TextField(blank=True)
+
+    USERNAME_FIELD = "email"
+    REQUIRED_FIELDS: ClassVar[list[str]] = []
+    objects: ClassVar[AgentManager] = AgentManager()  # type: ignore[assignment]
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(Lower("email"), name="accounts_user_email_ci_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name or self.email
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        # Admins manage configuration in the Django admin; nobody else may.
+        self.email = (self.email or "").strip().lower()
+        if not self.username:
+            self.username = self.email
+        self.is_staff = self.role == Role.ADMIN or self.is_superuser
+        super().save(*args, **kwargs)
+
+    def delete(self, *args: Any, **kwargs: Any) -> Any:
+        raise models.ProtectedError("Agents are deactivated, never deleted.", {self})
+
+    @property
+    def display_name(self) -> str:
+        return self.name or self.email.split("@")[0]
+
+    @property
+    def first_name_or_name(self) -> str:
+        return (self.name or self.email).split()[0]
+
+    @property
+    def is_admin(self) -> bool:
+        return self.is_active and (self.role == Role.ADMIN or self.is_superuser)
+
+    @property
+    def is_lead(self) -> bool:
+        return self.is_active and self.role == Role.LEAD
+
+
+class Team(models.Model):
+    name = models.CharField(max_length=100, unique=True)
+    members = models.ManyToManyField(User, through="TeamMembership", related_name="teams", blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class TeamMembership(models.Model):
+    team = models.ForeignKey(Team, on_delete=models.CASCADE)
+    user = models.ForeignKey(User, on_delete=models.CASCADE)
+    is_lead = models.BooleanField(default=False, help_text="Leads manage and report on this team.")
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["team", "user"], name="accounts_team_member_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.user} in {self.team}"

@@ -1,0 +1,58 @@
+"""The one access rule: which conversations (and so messages, attachments) a user may see.
+
+Lists filter with `visible_filter`; detail pages and downloads load through
+`get_conversation_for`, so what a list hides a URL cannot reveal.
+"""
+
+from typing import TYPE_CHECKING, Any
+
+from django.db.models import Q
+from django.http import Http404
+
+if TYPE_CHECKING:
+    from heedful.accounts.models import User
+    from heedful.conversations.models import Attachment, Conversation
+
+_NOTHING = Q(pk__in=[])
+
+
+def visible_filter(user: "User | Any") -> Q:
+    if user is None or not user.is_authenticated or not user.is_active:
+        return _NOTHING
+    if user.is_admin:
+        return Q()
+    team_ids = list(user.teams.values_list("id", flat=True))
+    # Unrouted conversations (no team) are a shared queue every agent sees.
+    return Q(team__isnull=True) | Q(team_id__in=team_ids) | Q(assignee=user)
+
+
+def can_see(user: "User | Any", conversation: "Conversation") -> bool:
+    from heedful.conversations.models import Conversation
+
+    return Conversation.objects.filter(visible_filter(user), pk=conversation.pk).exists()
+
+
+def get_conversation_for(user: "User | Any", pk: int) -> "Conversation":
+    from heedful.conversations.models import Conversation
+
+    try:
+        return Conversation.objects.visible_to(user).select_related("customer", "inbox").get(pk=pk)
+    except (Conversation.DoesNotExist, ValueError, TypeError):
+        raise Http404("No such conversation") from None
+
+
+def get_attachment_for(user: "User | Any", pk: int) -> "Attachment":
+    from heedful.conversations.models import Attachment
+
+    try:
+        return Attachment.objects.select_related("message").get(
+            pk=pk, message__conversation__in=_visible_ids(user)
+        )
+    except (Attachment.DoesNotExist, ValueError, TypeError):
+        raise Http404("No such attachment") from None
+
+
+def _visible_ids(user: "User | Any") -> Any:
+    from heedful.conversations.models import Conversation
+
+    return Conversation.objects.filter(visible_filter(user)).values("pk")

@@ -1,0 +1,323 @@
+import uuid
+from typing import TYPE_CHECKING, Any
+
+from django.db import models
+from django.db.models import Q
+
+if TYPE_CHECKING:
+    from heedful.accounts.models import User
+
+
+class Status(models.TextChoices):
+    NEW = "new", "New"
+    OPEN = "open", "Open"
+    PENDING = "pending", "Pending"
+    ON_HOLD = "on_hold", "On hold"
+    SOLVED = "solved", "Solved"
+    CLOSED = "closed", "Closed"
+
+
+# Statuses in which the conversation still needs the team.
+UNSOLVED = (Status.NEW, Status.OPEN, Status.PENDING, Status.ON_HOLD)
+
+
+class Priority(models.IntegerChoices):
+    LOW = 0, "Low"
+    NORMAL = 1, "Normal"
+    HIGH = 2, "High"
+    URGENT = 3, "Urgent"
+
+
+class Tag(models.Model):
+    name = models.CharField(max_length=50, unique=True)
+    color = models.CharField(max_length=7, default="#64748b")
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class ConversationQuerySet(models.QuerySet["Conversation"]):
+    def visible_to(self, user: "User") -> "ConversationQuerySet":
+        """The one access rule for conversations (see conversations.access)."""
+        from heedful.conversations.access import visible_filter
+
+        return self.filter(visible_filter(user))
+
+    def unsolved(self) -> "ConversationQuerySet":
+        return self.filter(status__in=UNSOLVED)
+
+    def waiting(self) -> "ConversationQuerySet":
+        """Waiting on the team: the customer spoke last."""
+        return self.filter(status__in=UNSOLVED, waiting_since__isnull=False)
+
+
+class Conversation(models.Model):
+    """The ticket: one thread with one customer, on one or more channels."""
+
+    number = models.BigIntegerField(unique=True, help_text="The reference customers see.")
+    subject = models.CharField(max_length=255, blank=True)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.NEW)
+    priority = models.SmallIntegerField(choices=Priority.choices, default=Priority.NORMAL)
+    customer = models.ForeignKey(
+        "customers.Customer", on_delete=models.PROTECT, related_name="conversations"
+    )
+    inbox = models.ForeignKey("inboxes.Inbox", on_delete=models.PROTECT, related_name="conversations")
+    assignee = models.ForeignKey(
+        "accounts.User", null=True, blank=True, on_delete=models.PROTECT, related_name="assigned"
+    )
+    team = models.ForeignKey(
+        "accounts.Team", null=True, blank=True, on_delete=models.SET_NULL, related_name="conversations"
+    )
+    tags = models.ManyToManyField(Tag, through="ConversationTag", blank=True, related_name="+")
+    is_spam = models.BooleanField(default=False)
+    merged_into = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="merged_from"
+    )
+    created_at = models.DateTimeField()
+    updated_at = models.DateTimeField()
+    last_message_at = models.DateTimeField()
+    last_message_preview = models.CharField(max_length=200, blank=True)
+    first_response_at = models.DateTimeField(null=True, blank=True)
+    solved_at = models.DateTimeField(null=True, blank=True)
+    # Set while the customer waits on us (they spoke last); cleared by a reply.
+    waiting_since = models.DateTimeField(null=True, blank=True)
+    reopen_count = models.PositiveIntegerField(default=0)
+    message_count = models.PositiveIntegerField(default=0)
+
+    objects = ConversationQuerySet.as_manager()
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(condition=Q(status__in=Status.values), name="conv_status_valid"),
+            models.CheckConstraint(
+                condition=Q(priority__gte=0, priority__lte=3), name="conv_priority_valid"
+            ),
+            models.CheckConstraint(
+                condition=~Q(merged_into=models.F("id")), name="conv_not_merged_into_self"
+            ),
+        ]
+        # One index per list the product shows, each ending in the keyset key.
+        indexes = [
+            models.Index(fields=["status", "-last_message_at", "-id"], name="conv_status_recent"),
+            models.Index(fields=["status", "waiting_since", "id"], name="conv_status_waiting"),
+            models.Index(
+                fields=["assignee", "status", "-last_message_at", "-id"], name="conv_assignee_recent"
+            ),
+            models.Index(fields=["team", "status", "-last_message_at", "-id"], name="conv_team_recent"),
+            models.Index(fields=["inbox", "status", "-last_message_at", "-id"], name="conv_inbox_recent"),
+            models.Index(fields=["customer", "-last_message_at"], name="conv_customer_recent"),
+            models.Index(fields=["-priority", "waiting_since", "id"], name="conv_priority_waiting"),
+            models.Index(fields=["solved_at"], name="conv_solved_at"),
+            models.Index(fields=["created_at"], name="conv_created_at"),
+        ]
+
+    def __str__(self) -> str:
+        return f"#{self.number} {self.subject}"
+
+    @property
+    def is_unsolved(self) -> bool:
+        return self.status in UNSOLVED
+
+
+class ConversationTag(models.Model):
+    conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE)
+    tag = models.ForeignKey(Tag, on_delete=models.CASCADE)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["conversation", "tag"], name="conv_tag_unique"),
+        ]
+        indexes = [models.Index(fields=["tag", "conversation"], name="conv_tag_by_tag")]
+
+
+class Direction(models.TextChoices):
+    INBOUND = "in", "Inbound"
+    OUTBOUND = "out", "Outbound"
+
+
+class AuthorType(models.TextChoices):
+    CUSTOMER = "customer", "Customer"
+    AGENT = "agent", "Agent"
+    SYSTEM = "system", "System"
+
+
+class DeliveryStatus(models.TextChoices):
+    NONE = "", "Not delivered (inbound or note)"
+    PENDING = "pending", "Pending"
+    SENDING = "sending", "Sending"
+    SENT = "sent", "Sent"
+    FAILED = "failed", "Failed"
+
+
+class Message(models.Model):
+    conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="messages")
+    inbox = models.ForeignKey("inboxes.Inbox", on_delete=models.PROTECT, related_name="messages")
+    direction = models.CharField(max_length=3, choices=Direction.choices)
+    is_note = models.BooleanField(default=False)
+    author_type = models.CharField(max_length=10, choices=AuthorType.choices)
+    author_agent = models.ForeignKey(
+        "accounts.User", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    sender_identity = models.ForeignKey(
+        "customers.Identity", null=True, blank=True, on_delete=models.SET_NULL, related_name="messages"
+    )
+    # For outbound: which identity we answered to (the customer may have several).
+    recipient_identity = models.ForeignKey(
+        "customers.Identity", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    body_text = models.TextField(blank=True)
+    body_html = models.TextField(blank=True, help_text="Sanitized with nh3 before it is stored.")
+    # The provider's id (an email Message-ID, a webhook id); NULL when absent so
+    # notes and replies without one never collide on the unique constraint.
+    external_id = models.CharField(max_length=255, null=True, blank=True)
+    is_automatic = models.BooleanField(
+        default=False, help_text="Auto-acknowledgements; they never count as a first response."
+    )
+    delivery_status = models.CharField(
+        max_length=8, choices=DeliveryStatus.choices, default=DeliveryStatus.NONE, blank=True
+    )
+    delivery_attempts = models.PositiveSmallIntegerField(default=0)
+    lease_until = models.DateTimeField(null=True, blank=True)
+    delivery_error = models.TextField(blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["inbox", "external_id"],
+                condition=Q(external_id__isnull=False),
+                name="msg_external_id_unique",
+            ),
+            models.CheckConstraint(
+                condition=Q(direction__in=Direction.values), name="msg_direction_valid"
+            ),
+            models.CheckConstraint(
+                condition=~Q(is_note=True, direction=Direction.INBOUND), name="msg_note_not_inbound"
+            ),
+            models.CheckConstraint(
+                condition=Q(delivery_status="") | Q(direction=Direction.OUTBOUND, is_note=False),
+                name="msg_only_replies_delivered",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["conversation", "created_at", "id"], name="msg_timeline"),
+            models.Index(
+                fields=["delivery_status", "lease_until"],
+                condition=Q(delivery_status__in=["pending", "sending"]),
+                name="msg_delivery_sweep",
+            ),
+            models.Index(fields=["sender_identity", "-created_at"], name="msg_by_identity"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_direction_display()} message {self.pk} on #{self.conversation_id}"
+
+
+class ParticipantRole(models.TextChoices):
+    CUSTOMER = "customer", "Customer"
+    CC = "cc", "CC"
+    AGENT = "agent", "Agent"
+    FOLLOWER = "follower", "Follower"
+
+
+class ConversationParticipant(models.Model):
+    """Who takes part: makes 'is this sender in the thread?' a plain lookup."""
+
+    conversation = models.ForeignKey(
+        Conversation, on_delete=models.CASCADE, related_name="participants"
+    )
+    identity = models.ForeignKey(
+        "customers.Identity", null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
+    agent = models.ForeignKey(
+        "accounts.User", null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
+    role = models.CharField(max_length=10, choices=ParticipantRole.choices)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=(
+                    Q(identity__isnull=False, agent__isnull=True)
+                    | Q(identity__isnull=True, agent__isnull=False)
+                ),
+                name="participant_identity_xor_agent",
+            ),
+            models.UniqueConstraint(
+                fields=["conversation", "identity"],
+                condition=Q(identity__isnull=False),
+                name="participant_identity_unique",
+            ),
+            models.UniqueConstraint(
+                fields=["conversation", "agent"],
+                condition=Q(agent__isnull=False),
+                name="participant_agent_unique",
+            ),
+        ]
+        indexes = [models.Index(fields=["identity", "conversation"], name="participant_by_identity")]
+
+
+def attachment_path(instance: "Attachment", filename: str) -> str:
+    # The stored name is generated: the customer's file name never reaches the disk.
+    return f"attachments/{uuid.uuid4().hex[:2]}/{uuid.uuid4().hex}"
+
+
+class Attachment(models.Model):
+    message = models.ForeignKey(Message, on_delete=models.CASCADE, related_name="attachments")
+    file = models.FileField(upload_to=attachment_path, max_length=255)
+    filename = models.CharField(max_length=255, help_text="The name the sender gave it.")
+    content_type = models.CharField(max_length=100, default="application/octet-stream")
+    size = models.PositiveBigIntegerField()
+    sha256 = models.CharField(max_length=64)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return self.filename
+
+
+class EventType(models.TextChoices):
+    CREATED = "created", "Conversation created"
+    MESSAGE_RECEIVED = "message_received", "Message received"
+    REPLY_SENT = "reply_sent", "Reply sent"
+    NOTE_ADDED = "note_added", "Note added"
+    ASSIGNED = "assigned", "Assigned"
+    STATUS_CHANGED = "status_changed", "Status changed"
+    REOPENED = "reopened", "Reopened"
+    PRIORITY_CHANGED = "priority_changed", "Priority changed"
+    TAGS_CHANGED = "tags_changed", "Tags changed"
+    MERGED_INTO = "merged_into", "Merged into another conversation"
+    MERGED_FROM = "merged_from", "Another conversation merged in"
+    CUSTOMER_MERGED = "customer_merged", "Customer merged"
+    SPAM_MARKED = "spam_marked", "Spam status changed"
+    DELIVERY_FAILED = "delivery_failed", "Delivery failed"
+    DELIVERED = "delivered", "Delivered"
+
+
+class ConversationEvent(models.Model):
+    """History and outbox in one: every change writes one row in its transaction."""
+
+    conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="events")
+    type = models.CharField(max_length=24, choices=EventType.choices)
+    actor_type = models.CharField(max_length=10, choices=AuthorType.choices)
+    actor = models.ForeignKey(
+        "accounts.User", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    data = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField()
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["conversation", "id"], name="event_timeline"),
+            models.Index(fields=["created_at"], name="event_created_at"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.type} on {self.conversation_id}"
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"id": self.pk, "type": self.type, "data": self.data, "at": self.created_at.isoformat()}

@@ -1,0 +1,341 @@
+"""What agents do to a conversation. Each service checks role and access, writes
+its events in the same transaction, and rings the outbox after commit."""
+
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
+
+from django.db import transaction
+from django.utils import timezone
+
+from heedful.accounts.permissions import require
+from heedful.conversations.access import can_see
+from heedful.conversations.models import (
+    AuthorType,
+    Conversation,
+    ConversationParticipant,
+    ConversationTag,
+    DeliveryStatus,
+    Direction,
+    EventType,
+    Message,
+    ParticipantRole,
+    Priority,
+    Status,
+    Tag,
+)
+from heedful.conversations.services.events import record_event
+from heedful.core.errors import Conflict, NotFound, ServiceError
+from heedful.customers.models import Identity
+from heedful.inboxes.models import Inbox
+from heedful.inboxes.registry import get_adapter
+
+if TYPE_CHECKING:
+    from heedful.accounts.models import User
+
+_UNSET = object()
+
+
+def _check(actor: "User", action: str, conversation: Conversation) -> None:
+    require(actor, action)
+    if not can_see(actor, conversation):
+        raise NotFound("No such conversation.")
+
+
+def _locked(conversation: Conversation) -> Conversation:
+    """Re-read under a row lock so concurrent services see each other's writes."""
+    return Conversation.objects.select_for_update().get(pk=conversation.pk)
+
+
+def reply(
+    *,
+    conversation: Conversation,
+    author: "User",
+    text: str,
+    html: str = "",
+    via_identity: Identity | None = None,
+    is_automatic: bool = False,
+) -> Message:
+    """Store a public reply as pending; delivery happens after commit, under a lease."""
+    _check(author, "conversation.reply", conversation)
+    if not text.strip():
+        raise ServiceError("A reply needs some text.")
+    now = timezone.now()
+    with transaction.atomic():
+        conversation = _locked(conversation)
+        if conversation.status == Status.CLOSED:
+            raise ServiceError("This conversation is closed; start a new one to write again.")
+        recipient = via_identity or _default_recipient(conversation)
+        inbox = _inbox_for(conversation, recipient)
+        message = Message.objects.create(
+            conversation=conversation,
+            inbox=inbox,
+            direction=Direction.OUTBOUND,
+            author_type=AuthorType.AGENT,
+            author_agent=author,
+            recipient_identity=recipient,
+            body_text=text,
+            body_html=html,
+            is_automatic=is_automatic,
+            delivery_status=DeliveryStatus.PENDING,
+            created_at=now,
+        )
+        fields = ["last_message_at", "updated_at", "last_message_preview", "message_count"]
+        if not is_automatic:
+            if conversation.first_response_at is None:
+                conversation.first_response_at = now
+                fields.append("first_response_at")
+            conversation.waiting_since = None
+            fields.append("waiting_since")
+        if conversation.status == Status.NEW:
+            conversation.status = Status.OPEN
+            fields.append("status")
+        conversation.last_message_at = now
+        conversation.updated_at = now
+        conversation.last_message_preview = " ".join(text.split())[:200]
+        conversation.message_count += 1
+        conversation.save(update_fields=fields)
+        _join(conversation, author)
+        record_event(
+            conversation=conversation,
+            type=EventType.REPLY_SENT,
+            actor=author,
+            data={
+                "message_id": message.pk,
+                "channel": inbox.kind,
+                "automatic": is_automatic,
+                "recipient_identity_id": recipient.pk if recipient else None,
+            },
+        )
+        message_id = message.pk
+        transaction.on_commit(lambda: _schedule_delivery(message_id))
+    return message
+
+
+def _schedule_delivery(message_id: int) -> None:
+    from heedful.conversations.tasks import deliver
+
+    deliver(message_id)
+
+
+def _default_recipient(conversation: Conversation) -> Identity | None:
+    """Answer where the customer last wrote from, else any identity the channel can reach."""
+    last_inbound = (
+        conversation.messages.filter(direction=Direction.INBOUND, sender_identity__isnull=False)
+        .order_by("-created_at", "-id")
+        .select_related("sender_identity")
+        .first()
+    )
+    if last_inbound is not None:
+        return last_inbound.sender_identity
+    kind = get_adapter(conversation.inbox.kind).identity_kind
+    return conversation.customer.identities.filter(kind=kind).first()
+
+
+def _inbox_for(conversation: Conversation, recipient: Identity | None) -> Inbox:
+    """The conversation's inbox if it reaches the recipient, else an inbox that does."""
+    if recipient is None:
+        raise ServiceError("This customer has no address we can answer on.")
+    if recipient.customer_id != conversation.customer_id and not ConversationParticipant.objects.filter(
+        conversation=conversation, identity=recipient
+    ).exists():
+        raise ServiceError("That address does not take part in this conversation.")
+    if get_adapter(conversation.inbox.kind).identity_kind == recipient.kind:
+        return conversation.inbox
+    for inbox in Inbox.objects.filter(is_active=True).order_by("pk"):
+        try:
+            if get_adapter(inbox.kind).identity_kind == recipient.kind:
+                return inbox
+        except LookupError:
+            continue
+    raise ServiceError(f"No active inbox can send to a {recipient.get_kind_display()} address.")
+
+
+def _join(conversation: Conversation, agent: "User") -> None:
+    ConversationParticipant.objects.get_or_create(
+        conversation=conversation, agent=agent, defaults={"role": ParticipantRole.AGENT}
+    )
+
+
+def note(*, conversation: Conversation, author: "User", text: str) -> Message:
+    """An internal note: never delivered, never counted as a response."""
+    _check(author, "conversation.note", conversation)
+    if not text.strip():
+        raise ServiceError("A note needs some text.")
+    with transaction.atomic():
+        conversation = _locked(conversation)
+        message = Message.objects.create(
+            conversation=conversation,
+            inbox=conversation.inbox,
+            direction=Direction.OUTBOUND,
+            is_note=True,
+            author_type=AuthorType.AGENT,
+            author_agent=author,
+            body_text=text,
+            created_at=timezone.now(),
+        )
+        record_event(
+            conversation=conversation,
+            type=EventType.NOTE_ADDED,
+            actor=author,
+            data={"message_id": message.pk},
+        )
+    return message
+
+
+def assign(
+    *,
+    conversation: Conversation,
+    agent: "User | None",
+    actor: "User",
+    expected_assignee_id: object = _UNSET,
+) -> Conversation:
+    """Give the conversation to `agent` (None: unassign).
+
+    Safe under races: the change only applies if the assignee is still the one
+    the actor saw (by default, the one on the instance passed in). When two
+    agents take the same conversation at once, exactly one wins; the other gets
+    a Conflict naming who has it.
+    """
+    taking_for_self = agent is not None and agent.pk == actor.pk
+    releasing_own = agent is None and conversation.assignee_id == actor.pk
+    require(actor, "conversation.assign_self" if taking_for_self or releasing_own else "conversation.assign_others")
+    if not can_see(actor, conversation):
+        raise NotFound("No such conversation.")
+    if agent is not None and (not agent.is_active or not can_see(agent, conversation)):
+        raise ServiceError(f"{agent} cannot work on this conversation.")
+    expected = conversation.assignee_id if expected_assignee_id is _UNSET else expected_assignee_id
+    now = timezone.now()
+    with transaction.atomic():
+        updated = Conversation.objects.filter(pk=conversation.pk, assignee_id=expected).update(
+            assignee=agent, updated_at=now
+        )
+        current = Conversation.objects.select_related("assignee").get(pk=conversation.pk)
+        if not updated:
+            holder = current.assignee
+            who = holder.display_name if holder else "nobody"
+            raise Conflict(f"{who} has this conversation now.", assignee_id=current.assignee_id)
+        if agent is not None:
+            _join(current, agent)
+        record_event(
+            conversation=current,
+            type=EventType.ASSIGNED,
+            actor=actor,
+            data={"from": expected, "to": agent.pk if agent else None},
+        )
+    return current
+
+
+# Allowed status changes. Closed is final: a new message starts a new conversation.
+_TRANSITIONS: dict[str, set[str]] = {
+    Status.NEW: {Status.OPEN, Status.PENDING, Status.ON_HOLD, Status.SOLVED, Status.CLOSED},
+    Status.OPEN: {Status.PENDING, Status.ON_HOLD, Status.SOLVED, Status.CLOSED},
+    Status.PENDING: {Status.OPEN, Status.ON_HOLD, Status.SOLVED, Status.CLOSED},
+    Status.ON_HOLD: {Status.OPEN, Status.PENDING, Status.SOLVED, Status.CLOSED},
+    Status.SOLVED: {Status.OPEN, Status.PENDING, Status.ON_HOLD, Status.CLOSED},
+    Status.CLOSED: set(),
+}
+
+
+def set_status(*, conversation: Conversation, status: str, actor: "User") -> Conversation:
+    _check(actor, "conversation.set_status", conversation)
+    if status not in Status.values:
+        raise ServiceError(f"Unknown status {status!r}.")
+    with transaction.atomic():
+        conversation = _locked(conversation)
+        previous = conversation.status
+        if status == previous:
+            return conversation
+        if status not in _TRANSITIONS[previous]:
+            raise ServiceError(f"A {previous} conversation cannot become {status}.")
+        now = timezone.now()
+        conversation.status = status
+        conversation.updated_at = now
+        if status in (Status.SOLVED, Status.CLOSED):
+            conversation.solved_at = conversation.solved_at or now
+            conversation.waiting_since = None
+        if previous == Status.SOLVED and status != Status.CLOSED:
+            conversation.solved_at = None
+            conversation.reopen_count += 1
+        conversation.save(
+            update_fields=["status", "updated_at", "solved_at", "waiting_since", "reopen_count"]
+        )
+        record_event(
+            conversation=conversation,
+            type=EventType.STATUS_CHANGED,
+            actor=actor,
+            data={"from": previous, "to": status, "assignee_id": conversation.assignee_id},
+        )
+        if previous == Status.SOLVED and status != Status.CLOSED:
+            record_event(
+                conversation=conversation,
+                type=EventType.REOPENED,
+                actor=actor,
+                data={"from": previous, "to": status, "reopen_count": conversation.reopen_count},
+            )
+    return conversation
+
+
+def set_priority(*, conversation: Conversation, priority: int, actor: "User") -> Conversation:
+    _check(actor, "conversation.set_priority", conversation)
+    if priority not in Priority.values:
+        raise ServiceError(f"Unknown priority {priority!r}.")
+    with transaction.atomic():
+        conversation = _locked(conversation)
+        previous = conversation.priority
+        if previous == priority:
+            return conversation
+        conversation.priority = priority
+        conversation.updated_at = timezone.now()
+        conversation.save(update_fields=["priority", "updated_at"])
+        record_event(
+            conversation=conversation,
+            type=EventType.PRIORITY_CHANGED,
+            actor=actor,
+            data={"from": previous, "to": priority},
+        )
+    return conversation
+
+
+def tag(
+    *,
+    conversation: Conversation,
+    actor: "User",
+    add: Iterable[str] = (),
+    remove: Iterable[str] = (),
+) -> list[str]:
+    """Add and remove tags by name (new names create tags). Returns the tags now on it."""
+    _check(actor, "conversation.tag", conversation)
+    to_add = {n.strip().lower() for n in add if n.strip()}
+    to_remove = {n.strip().lower() for n in remove if n.strip()} - to_add
+    if any(len(n) > 50 for n in to_add):
+        raise ServiceError("Tags are at most 50 characters.")
+    with transaction.atomic():
+        conversation = _locked(conversation)
+        before = set(conversation.tags.values_list("name", flat=True))
+        for name in sorted(to_add - before):
+            tag_obj, _ = Tag.objects.get_or_create(name=name)
+            ConversationTag.objects.get_or_create(conversation=conversation, tag=tag_obj)
+        ConversationTag.objects.filter(conversation=conversation, tag__name__in=to_remove).delete()
+        after = set(conversation.tags.values_list("name", flat=True))
+        if after != before:
+            record_event(
+                conversation=conversation,
+                type=EventType.TAGS_CHANGED,
+                actor=actor,
+                data={"added": sorted(after - before), "removed": sorted(before - after)},
+            )
+    return sorted(after)
+
+
+def mark_spam(*, conversation: Conversation, actor: "User", spam: bool = True) -> Conversation:
+    _check(actor, "conversation.mark_spam", conversation)
+    with transaction.atomic():
+        conversation = _locked(conversation)
+        if conversation.is_spam == spam:
+            return conversation
+        conversation.is_spam = spam
+        conversation.save(update_fields=["is_spam"])
+        record_event(
+            conversation=conversation, type=EventType.SPAM_MARKED, actor=actor, data={"spam": spam}
+        )
+    return conversation

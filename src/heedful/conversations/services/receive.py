@@ -1,0 +1,329 @@
+"""The one inbound pipeline: every channel's messages arrive through `receive`."""
+
+import hashlib
+import logging
+from dataclasses import dataclass
+
+from django.core.files.base import ContentFile
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from heedful.conversations.inbound import InboundAttachment, InboundMessage, Sender
+from heedful.conversations.models import (
+    UNSOLVED,
+    Attachment,
+    AuthorType,
+    Conversation,
+    ConversationParticipant,
+    Direction,
+    EventType,
+    Message,
+    ParticipantRole,
+    Status,
+)
+from heedful.conversations.services.events import record_event
+from heedful.core.models import Counter
+from heedful.customers.identities import normalize
+from heedful.customers.models import BlockedSender, Customer, Identity
+from heedful.inboxes.models import Inbox, RawInbound
+
+log = logging.getLogger(__name__)
+
+PREVIEW_LENGTH = 200
+
+
+@dataclass(frozen=True)
+class ReceiveResult:
+    message: Message
+    conversation: Conversation
+    created_conversation: bool
+    duplicate: bool
+    raw: RawInbound | None
+
+
+class Quarantined(Exception):
+    """Processing failed; the raw input is kept with the reason for a retry."""
+
+    def __init__(self, raw: RawInbound, reason: str) -> None:
+        super().__init__(reason)
+        self.raw = raw
+        self.reason = reason
+
+
+def store_raw(*, inbox: Inbox, payload: bytes, content_type: str) -> RawInbound:
+    """Commit the raw input on its own, so a later failure loses nothing."""
+    with transaction.atomic():
+        return RawInbound.objects.create(
+            inbox=inbox,
+            payload=payload,
+            content_type=content_type,
+            sha256=hashlib.sha256(payload).hexdigest(),
+        )
+
+
+def receive(inbound: InboundMessage, *, raw: RawInbound | None = None) -> ReceiveResult:
+    """Store raw input, dedupe, resolve the sender, thread, store the message.
+
+    Raises `Quarantined` when processing fails after the raw input was stored.
+    """
+    if raw is None and inbound.raw:
+        raw = store_raw(
+            inbox=inbound.inbox, payload=inbound.raw, content_type=inbound.raw_content_type
+        )
+    try:
+        result = _receive_once(inbound, raw)
+    except IntegrityError:
+        # A concurrent receive of the same external id won the race: that is a duplicate.
+        existing = _find_duplicate(inbound)
+        if existing is None:
+            return _quarantine(raw, "database constraint failed while storing the message")
+        result = ReceiveResult(existing, existing.conversation, False, True, raw)
+        _mark_raw(raw, RawInbound.Status.DUPLICATE, existing)
+    except Exception as exc:
+        log.exception("inbound message quarantined")
+        return _quarantine(raw, f"{type(exc).__name__}: {exc}")
+    return result
+
+
+def _quarantine(raw: RawInbound | None, reason: str) -> ReceiveResult:
+    if raw is None:
+        raise RuntimeError(reason)
+    RawInbound.objects.filter(pk=raw.pk).update(
+        status=RawInbound.Status.QUARANTINED, reason=reason[:2000], attempts=raw.attempts + 1
+    )
+    raw.refresh_from_db()
+    raise Quarantined(raw, reason)
+
+
+def _mark_raw(raw: RawInbound | None, status: str, message: Message) -> None:
+    if raw is not None:
+        RawInbound.objects.filter(pk=raw.pk).update(
+            status=status, message=message, reason="", attempts=raw.attempts + 1
+        )
+
+
+def _find_duplicate(inbound: InboundMessage) -> Message | None:
+    if not inbound.external_id:
+        return None
+    return (
+        Message.objects.select_related("conversation")
+        .filter(inbox=inbound.inbox, external_id=inbound.external_id)
+        .first()
+    )
+
+
+def _receive_once(inbound: InboundMessage, raw: RawInbound | None) -> ReceiveResult:
+    now = inbound.received_at or timezone.now()
+    with transaction.atomic():
+        duplicate = _find_duplicate(inbound)
+        if duplicate is not None:
+            _mark_raw(raw, RawInbound.Status.DUPLICATE, duplicate)
+            return ReceiveResult(duplicate, duplicate.conversation, False, True, raw)
+
+        identity = resolve_identity(inbound.sender)
+        customer = identity.customer
+        conversation = _thread(inbound, identity)
+        created = conversation is None
+        if conversation is None:
+            conversation = _open_conversation(inbound, customer, now)
+        elif conversation.status == Status.SOLVED:
+            _reopen(conversation)
+
+        message = Message.objects.create(
+            conversation=conversation,
+            inbox=inbound.inbox,
+            direction=Direction.INBOUND,
+            author_type=AuthorType.CUSTOMER,
+            sender_identity=identity,
+            body_text=inbound.text,
+            body_html=inbound.html,
+            external_id=inbound.external_id or None,
+            created_at=now,
+        )
+        _store_attachments(message, inbound.attachments)
+        _add_participants(conversation, identity, inbound.cc)
+        _touch_on_inbound(conversation, message, now)
+        record_event(
+            conversation=conversation,
+            type=EventType.MESSAGE_RECEIVED,
+            actor_type=AuthorType.CUSTOMER,
+            data={
+                "message_id": message.pk,
+                "channel": inbound.inbox.kind,
+                "identity_id": identity.pk,
+                "customer_id": customer.pk,
+            },
+        )
+        _mark_raw(raw, RawInbound.Status.PROCESSED, message)
+    return ReceiveResult(message, conversation, created, False, raw)
+
+
+def resolve_identity(sender: Sender) -> Identity:
+    """The Identity for a sender, creating the customer on first contact."""
+    address = normalize(sender.kind, sender.address)
+    identity = Identity.objects.select_related("customer").filter(kind=sender.kind, address=address).first()
+    if identity is None:
+        try:
+            with transaction.atomic():
+                customer = Customer.objects.create(name=sender.name.strip()[:200])
+                identity = Identity.objects.create(
+                    customer=customer, kind=sender.kind, address=address, verified=sender.verified
+                )
+        except IntegrityError:
+            # Created concurrently by another receive: use theirs.
+            identity = Identity.objects.select_related("customer").get(kind=sender.kind, address=address)
+    customer = identity.customer
+    if customer.merged_into_id is not None:
+        identity.customer = customer.resolve()
+    if sender.verified and not identity.verified:
+        Identity.objects.filter(pk=identity.pk).update(verified=True)
+        identity.verified = True
+    if sender.name.strip() and not identity.customer.name:
+        Customer.objects.filter(pk=identity.customer.pk).update(name=sender.name.strip()[:200])
+        identity.customer.name = sender.name.strip()[:200]
+    return identity
+
+
+def _thread(inbound: InboundMessage, identity: Identity) -> Conversation | None:
+    """An existing conversation this message belongs to, or None to open a new one."""
+    conversation: Conversation | None = None
+    if inbound.thread_hints:
+        hinted = (
+            Message.objects.filter(inbox=inbound.inbox, external_id__in=list(inbound.thread_hints))
+            .select_related("conversation")
+            .order_by("-created_at")
+            .first()
+        )
+        if hinted is not None:
+            conversation = hinted.conversation
+    if conversation is None and inbound.conversation_hint is not None:
+        candidate = Conversation.objects.filter(number=inbound.conversation_hint).first()
+        # A reference number is only a hint from someone already in the thread:
+        # a stranger who guesses one must not append to somebody else's case.
+        if candidate is not None and _takes_part(candidate, identity):
+            conversation = candidate
+    if conversation is None:
+        return None
+    conversation = _follow_merges(conversation)
+    if conversation.status == Status.CLOSED:
+        return None  # closed is final: the customer's new message starts a new case
+    return Conversation.objects.select_for_update().get(pk=conversation.pk)
+
+
+def _takes_part(conversation: Conversation, identity: Identity) -> bool:
+    return (
+        conversation.customer_id == identity.customer.pk
+        or ConversationParticipant.objects.filter(conversation=conversation, identity=identity).exists()
+    )
+
+
+def _follow_merges(conversation: Conversation) -> Conversation:
+    seen = set()
+    while conversation.merged_into_id is not None and conversation.pk not in seen:
+        seen.add(conversation.pk)
+        conversation = Conversation.objects.get(pk=conversation.merged_into_id)
+    return conversation
+
+
+def _open_conversation(inbound: InboundMessage, customer: Customer, now: object) -> Conversation:
+    blocked = BlockedSender.is_blocked(
+        inbound.sender.kind, normalize(inbound.sender.kind, inbound.sender.address)
+    )
+    conversation = Conversation.objects.create(
+        number=Counter.next("conversation"),
+        subject=(inbound.subject or _subject_from(inbound.text))[:255],
+        status=Status.NEW,
+        customer=customer,
+        inbox=inbound.inbox,
+        team=inbound.inbox.team,
+        is_spam=blocked,
+        created_at=now,
+        updated_at=now,
+        last_message_at=now,
+    )
+    record_event(
+        conversation=conversation,
+        type=EventType.CREATED,
+        actor_type=AuthorType.CUSTOMER,
+        data={"channel": inbound.inbox.kind, "inbox_id": inbound.inbox.pk, "spam": blocked},
+    )
+    return conversation
+
+
+def _subject_from(text: str) -> str:
+    first_line = next((line.strip() for line in text.splitlines() if line.strip()), "")
+    return first_line[:80]
+
+
+def _reopen(conversation: Conversation) -> None:
+    previous = conversation.status
+    conversation.status = Status.OPEN
+    conversation.reopen_count += 1
+    conversation.solved_at = None
+    record_event(
+        conversation=conversation,
+        type=EventType.REOPENED,
+        actor_type=AuthorType.CUSTOMER,
+        data={"from": previous, "to": Status.OPEN, "reopen_count": conversation.reopen_count},
+    )
+
+
+def _touch_on_inbound(conversation: Conversation, message: Message, now: object) -> None:
+    if conversation.status in (Status.PENDING, Status.ON_HOLD):
+        conversation.status = Status.OPEN
+    if conversation.waiting_since is None and conversation.status in UNSOLVED:
+        conversation.waiting_since = now
+    conversation.last_message_at = now
+    conversation.updated_at = now
+    conversation.last_message_preview = " ".join(message.body_text.split())[:PREVIEW_LENGTH]
+    conversation.message_count += 1
+    conversation.save(
+        update_fields=[
+            "status",
+            "waiting_since",
+            "last_message_at",
+            "updated_at",
+            "last_message_preview",
+            "message_count",
+            "reopen_count",
+            "solved_at",
+        ]
+    )
+
+
+def _add_participants(conversation: Conversation, identity: Identity, cc: tuple[Sender, ...]) -> None:
+    role = ParticipantRole.CUSTOMER if identity.customer.pk == conversation.customer_id else ParticipantRole.CC
+    wanted = [(identity, role)]
+    for sender in cc:
+        try:
+            wanted.append((resolve_identity(sender), ParticipantRole.CC))
+        except ValueError:
+            continue  # an unparseable CC address is not worth losing the message over
+    existing = set(
+        ConversationParticipant.objects.filter(
+            conversation=conversation, identity__in=[i for i, _ in wanted]
+        ).values_list("identity_id", flat=True)
+    )
+    new = {i.pk: (i, r) for i, r in wanted if i.pk not in existing}
+    ConversationParticipant.objects.bulk_create(
+        [ConversationParticipant(conversation=conversation, identity=i, role=r) for i, r in new.values()]
+    )
+
+
+def _store_attachments(message: Message, attachments: tuple[InboundAttachment, ...]) -> None:
+    for item in attachments:
+        attachment = Attachment(
+            message=message,
+            filename=item.filename[:255] or "attachment",
+            content_type=item.content_type or "application/octet-stream",
+            size=len(item.content),
+            sha256=hashlib.sha256(item.content).hexdigest(),
+        )
+        attachment.file.save(item.filename or "attachment", ContentFile(item.content), save=False)
+        attachment.save()
+
+
+def retry_quarantined(*, raw: RawInbound) -> ReceiveResult:
+    """Run a quarantined raw input through its channel's parser again, after a fix."""
+    inbound = raw.inbox.adapter.parse(raw)
+    return receive(inbound, raw=raw)

@@ -1,0 +1,72 @@
+"""Email delivery through Django's mail backend (EMAIL_URL).
+
+Inbound email (IMAP, provider webhooks, the pipe) builds on this package.
+"""
+
+import secrets
+from typing import TYPE_CHECKING
+
+from django.conf import settings
+from django.core.mail import EmailMultiAlternatives, get_connection
+
+from heedful.customers.identities import IdentityKind
+from heedful.inboxes.registry import DeliveryResult
+
+if TYPE_CHECKING:
+    from heedful.conversations.inbound import InboundMessage
+    from heedful.conversations.models import Message
+    from heedful.inboxes.models import RawInbound
+
+
+def new_message_id(domain: str) -> str:
+    # Random, so nobody can predict one of ours and inject into a thread.
+    return f"<{secrets.token_hex(16)}@{domain}>"
+
+
+class EmailAdapter:
+    kind = "email"
+    label = "Email"
+    identity_kind = IdentityKind.EMAIL
+    synchronous = False
+
+    def parse(self, raw: "RawInbound") -> "InboundMessage":
+        raise NotImplementedError("inbound email parsing arrives with the email channel")
+
+    def from_address(self, message: "Message") -> str:
+        return message.inbox.address or settings.DEFAULT_FROM_EMAIL
+
+    def deliver(self, message: "Message") -> DeliveryResult:
+        recipient = message.recipient_identity
+        if recipient is None or recipient.kind != IdentityKind.EMAIL:
+            return DeliveryResult(ok=False, error="no email address to answer to", permanent=True)
+        conversation = message.conversation
+        sender = self.from_address(message)
+        domain = sender.rsplit("@", 1)[-1] or "localhost"
+        message_id = message.external_id or new_message_id(domain)
+        headers = {"Message-ID": message_id, "Auto-Submitted": "auto-replied" if message.is_automatic else "no"}
+        previous = (
+            conversation.messages.filter(direction="in", external_id__isnull=False)
+            .exclude(pk=message.pk)
+            .order_by("-created_at", "-id")
+            .values_list("external_id", flat=True)
+            .first()
+        )
+        if previous:
+            headers["In-Reply-To"] = previous
+            headers["References"] = previous
+        subject = conversation.subject or "Your request"
+        email = EmailMultiAlternatives(
+            subject=f"Re: {subject} [#{conversation.number}]",
+            body=message.body_text,
+            from_email=sender,
+            to=[recipient.address],
+            headers=headers,
+            connection=get_connection(),
+        )
+        if message.body_html:
+            email.attach_alternative(message.body_html, "text/html")
+        try:
+            email.send(fail_silently=False)
+        except (OSError, ValueError) as exc:  # SMTP errors are OSError subclasses
+            return DeliveryResult(ok=False, error=f"{type(exc).__name__}: {exc}")
+        return DeliveryResult(ok=True, external_id=message_id)

@@ -1,0 +1,4 @@
+from heedful.inboxes.registry import register
+from heedful.inboxes.webform.adapter import WebFormAdapter
+
+register(WebFormAdapter())

@@ -1,0 +1,48 @@
+"""Turn a contact-form submission into the raw record and the InboundMessage."""
+
+import base64
+import json
+from typing import Any
+
+from heedful.conversations.inbound import InboundAttachment, InboundMessage, Sender
+from heedful.customers.identities import IdentityKind
+from heedful.inboxes.models import Inbox, RawInbound
+
+RAW_CONTENT_TYPE = "application/vnd.heedful.webform+json"
+
+
+def to_raw(fields: dict[str, Any], files: list[InboundAttachment]) -> bytes:
+    payload = dict(fields)
+    payload["attachments"] = [
+        {
+            "filename": f.filename,
+            "content_type": f.content_type,
+            "content": base64.b64encode(f.content).decode(),
+        }
+        for f in files
+    ]
+    return json.dumps(payload, sort_keys=True).encode()
+
+
+def from_raw(inbox: Inbox, payload: bytes) -> InboundMessage:
+    data = json.loads(payload)
+    attachments = tuple(
+        InboundAttachment(a["filename"], a["content_type"], base64.b64decode(a["content"]))
+        for a in data.get("attachments", [])
+    )
+    return InboundMessage(
+        inbox=inbox,
+        sender=Sender(kind=IdentityKind.EMAIL, address=data["email"], name=data.get("name", "")),
+        subject=data.get("subject", ""),
+        text=data["message"],
+        # The form's submission id makes a double click the same message.
+        external_id=f"webform:{data['submission_id']}",
+        attachments=attachments,
+        raw=payload,
+        raw_content_type=RAW_CONTENT_TYPE,
+        metadata={"client_ip": data.get("client_ip", "")},
+    )
+
+
+def parse_raw(raw: RawInbound) -> InboundMessage:
+    return from_raw(raw.inbox, bytes(raw.payload))

@@ -1,0 +1,84 @@
+"""Customer-facing pages. The contact form is the web form channel's front door."""
+
+import uuid
+from typing import Any
+
+from django.conf import settings
+from django.core import signing
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_http_methods
+from django_ratelimit.core import is_ratelimited
+
+from heedful.conversations.inbound import InboundAttachment
+from heedful.conversations.services import Quarantined, receive
+from heedful.inboxes.models import Inbox
+from heedful.inboxes.webform.intake import from_raw, to_raw
+from heedful.portal.forms import ContactForm
+
+THANKS_SALT = "heedful.contact.thanks"
+
+
+def _webform_inbox() -> Inbox | None:
+    return Inbox.objects.filter(kind="webform", is_active=True).order_by("pk").first()
+
+
+def client_ip(request: HttpRequest) -> str:
+    return request.META.get(settings.RATELIMIT_IP_META_KEY, request.META.get("REMOTE_ADDR", ""))
+
+
+@require_http_methods(["GET", "POST"])
+def contact(request: HttpRequest) -> HttpResponse:
+    inbox = _webform_inbox()
+    if inbox is None:
+        return render(request, "portal/contact_unavailable.html", status=503)
+    if request.method != "POST":
+        form = ContactForm(initial={"submission_id": uuid.uuid4().hex})
+        return _form_page(request, form)
+    if is_ratelimited(
+        request, group="contact", key=lambda g, r: client_ip(r), rate=settings.HEEDFUL_CONTACT_RATE,
+        method="POST", increment=True,
+    ):
+        form = ContactForm(request.POST)
+        form.is_valid()
+        form.add_error(None, "You have sent several requests in a short time. Please wait a while "
+                       "and try again; we have your earlier messages.")
+        return _form_page(request, form, status=429)
+    form = ContactForm(request.POST, request.FILES)
+    if not form.is_valid():
+        return _form_page(request, form, status=400)
+    data = form.cleaned_data
+    files = [
+        InboundAttachment(f.name, f.content_type or "application/octet-stream", f.read())
+        for f in data["attachments"]
+    ]
+    fields = {k: data[k] for k in ("name", "email", "subject", "message", "submission_id")}
+    fields["client_ip"] = client_ip(request)
+    inbound = from_raw(inbox, to_raw(fields, files))
+    try:
+        result = receive(inbound)
+    except Quarantined:
+        return render(request, "portal/contact_held.html", {"email": data["email"]}, status=202)
+    token = signing.dumps({"n": result.conversation.number, "e": data["email"]}, salt=THANKS_SALT)
+    return redirect("portal:contact-thanks", token=token)
+
+
+def _form_page(request: HttpRequest, form: ContactForm, status: int = 200) -> HttpResponse:
+    context: dict[str, Any] = {
+        "form": form,
+        "max_files": settings.HEEDFUL_MAX_ATTACHMENTS,
+        "max_mb": settings.HEEDFUL_MAX_ATTACHMENT_BYTES // 1048576,
+    }
+    return render(request, "portal/contact.html", context, status=status)
+
+
+def contact_thanks(request: HttpRequest, token: str) -> HttpResponse:
+    try:
+        data = signing.loads(token, salt=THANKS_SALT, max_age=7 * 24 * 3600)
+    except signing.BadSignature:
+        return render(request, "portal/contact_thanks.html", {"expired": True}, status=404)
+    return render(request, "portal/contact_thanks.html", {"number": data["n"], "email": data["e"]})
+
+
+def rate_limited(request: HttpRequest, exception: Exception) -> HttpResponse:
+    return HttpResponse("Too many requests; please wait a moment.", status=429)

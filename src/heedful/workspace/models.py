@@ -1,0 +1,1 @@
+"""No models: see the app's modules."""
