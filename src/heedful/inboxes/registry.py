@@ -54,4 +54,4 @@ def kinds() -> dict[str, str]:
 
 def _load_builtin() -> None:
     # Importing the adapter packages registers them.
-    from heedful.inboxes import email, webform  # noqa: F401
+    from heedful.inboxes import email, unconnected, webform  # noqa: F401

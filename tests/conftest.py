@@ -1,0 +1,69 @@
+"""The standing cast: an admin, a lead and an agent in team A, an agent in team B,
+customer one and customer two, and the inboxes they write to."""
+
+from dataclasses import dataclass
+
+import pytest
+from django.core.cache import cache
+
+from heedful.accounts.models import Role, Team, User
+from heedful.conversations.inbound import InboundMessage, Sender
+from heedful.conversations.models import Conversation
+from heedful.conversations.services import receive
+from heedful.customers.models import Customer
+from heedful.inboxes.models import Inbox
+from tests.factories import TeamFactory, UserFactory
+
+
+@dataclass
+class Cast:
+    admin: User
+    lead_a: User
+    agent_a: User
+    agent_b: User
+    team_a: Team
+    team_b: Team
+    inbox_a: Inbox
+    inbox_b: Inbox
+    webform: Inbox
+    email: Inbox
+
+    def inbound(self, *, inbox: Inbox | None = None, address: str = "one@customer.test", **kw: object) -> InboundMessage:
+        sender = kw.pop("sender", None) or Sender(kind="email", address=address, name=str(kw.pop("name", "")))
+        kw.setdefault("text", "My order has not arrived.")
+        kw.setdefault("subject", "Where is my order?")
+        return InboundMessage(inbox=inbox or self.inbox_a, sender=sender, **kw)  # type: ignore[arg-type]
+
+    def conversation_a(self, **kw: object) -> Conversation:
+        """A conversation from customer one in team A's inbox."""
+        return receive(self.inbound(**kw)).conversation
+
+    def conversation_b(self, **kw: object) -> Conversation:
+        """A conversation from customer two in team B's inbox."""
+        kw.setdefault("address", "two@customer.test")
+        return receive(self.inbound(inbox=self.inbox_b, **kw)).conversation
+
+    def customer(self, address: str) -> Customer:
+        return Customer.objects.get(identities__kind="email", identities__address=address)
+
+
+@pytest.fixture(autouse=True)
+def _clear_cache() -> None:
+    cache.clear()
+
+
+@pytest.fixture
+def cast(db: None) -> Cast:
+    team_a, team_b = TeamFactory(name="Team A"), TeamFactory(name="Team B")
+    return Cast(
+        admin=UserFactory(email="admin@heedful.test", role=Role.ADMIN),
+        lead_a=UserFactory(email="lead.a@heedful.test", role=Role.LEAD, teams=[team_a]),
+        agent_a=UserFactory(email="agent.a@heedful.test", teams=[team_a]),
+        agent_b=UserFactory(email="agent.b@heedful.test", teams=[team_b]),
+        team_a=team_a,
+        team_b=team_b,
+        inbox_a=Inbox.objects.create(kind="email", name="Support A", address="a@support.test", team=team_a),
+        inbox_b=Inbox.objects.create(kind="email", name="Support B", address="b@support.test", team=team_b),
+        webform=Inbox.objects.get(kind="webform"),
+        email=Inbox.objects.create(kind="email", name="Shared", address="help@support.test"),
+    )
