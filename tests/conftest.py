@@ -28,8 +28,12 @@ class Cast:
     webform: Inbox
     email: Inbox
 
-    def inbound(self, *, inbox: Inbox | None = None, address: str = "one@customer.test", **kw: object) -> InboundMessage:
-        sender = kw.pop("sender", None) or Sender(kind="email", address=address, name=str(kw.pop("name", "")))
+    def inbound(
+        self, *, inbox: Inbox | None = None, address: str = "one@customer.test", **kw: object
+    ) -> InboundMessage:
+        sender = kw.pop("sender", None) or Sender(
+            kind="email", address=address, name=str(kw.pop("name", ""))
+        )
         kw.setdefault("text", "My order has not arrived.")
         kw.setdefault("subject", "Where is my order?")
         return InboundMessage(inbox=inbox or self.inbox_a, sender=sender, **kw)  # type: ignore[arg-type]
@@ -62,8 +66,12 @@ def cast(db: None) -> Cast:
         agent_b=UserFactory(email="agent.b@heedful.test", teams=[team_b]),
         team_a=team_a,
         team_b=team_b,
-        inbox_a=Inbox.objects.create(kind="email", name="Support A", address="a@support.test", team=team_a),
-        inbox_b=Inbox.objects.create(kind="email", name="Support B", address="b@support.test", team=team_b),
+        inbox_a=Inbox.objects.create(
+            kind="email", name="Support A", address="a@support.test", team=team_a
+        ),
+        inbox_b=Inbox.objects.create(
+            kind="email", name="Support B", address="b@support.test", team=team_b
+        ),
         webform=Inbox.objects.get(kind="webform"),
         email=Inbox.objects.create(kind="email", name="Shared", address="help@support.test"),
     )

@@ -44,7 +44,9 @@ ALLOWED_HOSTS = env.list(
 )
 if TESTING:
     ALLOWED_HOSTS = [*ALLOWED_HOSTS, "testserver"]
-CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[f"{_base.scheme}://{_base.netloc}"])
+CSRF_TRUSTED_ORIGINS = env.list(
+    "CSRF_TRUSTED_ORIGINS", default=[f"{_base.scheme}://{_base.netloc}"]
+)
 
 # Behind a TLS-terminating proxy: trust its X-Forwarded-Proto / Host headers.
 if env.bool("HEEDFUL_BEHIND_PROXY", default=False):
@@ -166,7 +168,9 @@ if REDIS_URL:
             "CONFIG": {"hosts": [REDIS_URL]},
         }
     }
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
+    CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
+    }
 else:
     HUEY = {
         "huey_class": "huey.SqliteHuey",
@@ -185,7 +189,9 @@ _email = env.email_url("EMAIL_URL", default=f"filemail://{DATA_DIR / 'outbox'}")
 if TESTING:
     _email = {"EMAIL_BACKEND": "django.core.mail.backends.locmem.EmailBackend"}
 vars().update(_email)
-if "EMAIL_FILE_PATH" in _email or _email.get("EMAIL_BACKEND", "").endswith("filebased.EmailBackend"):
+if "EMAIL_FILE_PATH" in _email or _email.get("EMAIL_BACKEND", "").endswith(
+    "filebased.EmailBackend"
+):
     EMAIL_FILE_PATH = _email.get("EMAIL_FILE_PATH") or str(DATA_DIR / "outbox")
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="support@localhost")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL

@@ -22,7 +22,12 @@ class UserAdmin(BaseUserAdmin):
         ("Profile", {"fields": ("name", "role", "time_zone", "signature")}),
         ("Status", {"fields": ("is_active", "last_login", "date_joined")}),
     )
-    add_fieldsets = ((None, {"classes": ("wide",), "fields": ("email", "name", "role", "password1", "password2")}),)
+    add_fieldsets = (
+        (
+            None,
+            {"classes": ("wide",), "fields": ("email", "name", "role", "password1", "password2")},
+        ),
+    )
     readonly_fields = ["last_login", "date_joined"]
     actions = ["deactivate"]
 
@@ -30,7 +35,7 @@ class UserAdmin(BaseUserAdmin):
         return False  # deactivate instead: history keeps its authors
 
     @admin.action(description="Deactivate selected agents")
-    def deactivate(self, request: HttpRequest, queryset) -> None:  # type: ignore[no-untyped-def]
+    def deactivate(self, request: HttpRequest, queryset) -> None:
         queryset.update(is_active=False)
 
 

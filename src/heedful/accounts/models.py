@@ -41,7 +41,7 @@ class User(AbstractUser):
 
     USERNAME_FIELD = "email"
     REQUIRED_FIELDS: ClassVar[list[str]] = []
-    objects: ClassVar[AgentManager] = AgentManager()  # type: ignore[assignment]
+    objects: ClassVar[AgentManager] = AgentManager()
 
     class Meta:
         constraints = [
@@ -81,7 +81,9 @@ class User(AbstractUser):
 
 class Team(models.Model):
     name = models.CharField(max_length=100, unique=True)
-    members = models.ManyToManyField(User, through="TeamMembership", related_name="teams", blank=True)
+    members: "models.ManyToManyField[User, TeamMembership]" = models.ManyToManyField(
+        User, through="TeamMembership", related_name="teams", blank=True
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -97,7 +99,9 @@ class TeamMembership(models.Model):
     is_lead = models.BooleanField(default=False, help_text="Leads manage and report on this team.")
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["team", "user"], name="accounts_team_member_unique")]
+        constraints = [
+            models.UniqueConstraint(fields=["team", "user"], name="accounts_team_member_unique")
+        ]
 
     def __str__(self) -> str:
         return f"{self.user} in {self.team}"

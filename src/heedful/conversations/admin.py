@@ -20,22 +20,37 @@ class ReadOnlyMixin:
 class MessageInline(ReadOnlyMixin, admin.StackedInline):
     model = Message
     extra = 0
-    fields = ["created_at", "direction", "is_note", "author_type", "sender_identity", "body_text", "delivery_status"]
-    readonly_fields = fields
+    fields = readonly_fields = (
+        "created_at",
+        "direction",
+        "is_note",
+        "author_type",
+        "sender_identity",
+        "body_text",
+        "delivery_status",
+    )
     ordering = ["created_at", "id"]
 
 
 class EventInline(ReadOnlyMixin, admin.TabularInline):
     model = ConversationEvent
     extra = 0
-    fields = ["created_at", "type", "actor_type", "actor", "data"]
-    readonly_fields = fields
+    fields = readonly_fields = ("created_at", "type", "actor_type", "actor", "data")
     ordering = ["id"]
 
 
 @admin.register(Conversation)
 class ConversationAdmin(ReadOnlyMixin, admin.ModelAdmin):
-    list_display = ["number", "subject", "customer", "inbox", "status", "priority", "assignee", "last_message_at"]
+    list_display = [
+        "number",
+        "subject",
+        "customer",
+        "inbox",
+        "status",
+        "priority",
+        "assignee",
+        "last_message_at",
+    ]
     list_filter = ["status", "priority", "inbox", "is_spam"]
     search_fields = ["=number", "subject"]
     list_select_related = ["customer", "inbox", "assignee"]
@@ -47,7 +62,15 @@ class ConversationAdmin(ReadOnlyMixin, admin.ModelAdmin):
 
 @admin.register(Message)
 class MessageAdmin(ReadOnlyMixin, admin.ModelAdmin):
-    list_display = ["pk", "conversation", "direction", "is_note", "author_type", "delivery_status", "created_at"]
+    list_display = [
+        "pk",
+        "conversation",
+        "direction",
+        "is_note",
+        "author_type",
+        "delivery_status",
+        "created_at",
+    ]
     list_filter = ["direction", "is_note", "delivery_status"]
     show_full_result_count = False
     list_select_related = ["conversation"]

@@ -64,14 +64,22 @@ class Conversation(models.Model):
     customer = models.ForeignKey(
         "customers.Customer", on_delete=models.PROTECT, related_name="conversations"
     )
-    inbox = models.ForeignKey("inboxes.Inbox", on_delete=models.PROTECT, related_name="conversations")
+    inbox = models.ForeignKey(
+        "inboxes.Inbox", on_delete=models.PROTECT, related_name="conversations"
+    )
     assignee = models.ForeignKey(
         "accounts.User", null=True, blank=True, on_delete=models.PROTECT, related_name="assigned"
     )
     team = models.ForeignKey(
-        "accounts.Team", null=True, blank=True, on_delete=models.SET_NULL, related_name="conversations"
+        "accounts.Team",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="conversations",
     )
-    tags = models.ManyToManyField(Tag, through="ConversationTag", blank=True, related_name="+")
+    tags: "models.ManyToManyField[Tag, ConversationTag]" = models.ManyToManyField(
+        Tag, through="ConversationTag", blank=True, related_name="+"
+    )
     is_spam = models.BooleanField(default=False)
     merged_into = models.ForeignKey(
         "self", null=True, blank=True, on_delete=models.PROTECT, related_name="merged_from"
@@ -104,10 +112,15 @@ class Conversation(models.Model):
             models.Index(fields=["status", "-last_message_at", "-id"], name="conv_status_recent"),
             models.Index(fields=["status", "waiting_since", "id"], name="conv_status_waiting"),
             models.Index(
-                fields=["assignee", "status", "-last_message_at", "-id"], name="conv_assignee_recent"
+                fields=["assignee", "status", "-last_message_at", "-id"],
+                name="conv_assignee_recent",
             ),
-            models.Index(fields=["team", "status", "-last_message_at", "-id"], name="conv_team_recent"),
-            models.Index(fields=["inbox", "status", "-last_message_at", "-id"], name="conv_inbox_recent"),
+            models.Index(
+                fields=["team", "status", "-last_message_at", "-id"], name="conv_team_recent"
+            ),
+            models.Index(
+                fields=["inbox", "status", "-last_message_at", "-id"], name="conv_inbox_recent"
+            ),
             models.Index(fields=["customer", "-last_message_at"], name="conv_customer_recent"),
             models.Index(fields=["-priority", "waiting_since", "id"], name="conv_priority_waiting"),
             models.Index(fields=["solved_at"], name="conv_solved_at"),
@@ -132,6 +145,9 @@ class ConversationTag(models.Model):
         ]
         indexes = [models.Index(fields=["tag", "conversation"], name="conv_tag_by_tag")]
 
+    def __str__(self) -> str:
+        return f"{self.tag_id} on {self.conversation_id}"
+
 
 class Direction(models.TextChoices):
     INBOUND = "in", "Inbound"
@@ -153,7 +169,9 @@ class DeliveryStatus(models.TextChoices):
 
 
 class Message(models.Model):
-    conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="messages")
+    conversation = models.ForeignKey(
+        Conversation, on_delete=models.CASCADE, related_name="messages"
+    )
     inbox = models.ForeignKey("inboxes.Inbox", on_delete=models.PROTECT, related_name="messages")
     direction = models.CharField(max_length=3, choices=Direction.choices)
     is_note = models.BooleanField(default=False)
@@ -162,7 +180,11 @@ class Message(models.Model):
         "accounts.User", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
     sender_identity = models.ForeignKey(
-        "customers.Identity", null=True, blank=True, on_delete=models.SET_NULL, related_name="messages"
+        "customers.Identity",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="messages",
     )
     # For outbound: which identity we answered to (the customer may have several).
     recipient_identity = models.ForeignKey(
@@ -259,7 +281,13 @@ class ConversationParticipant(models.Model):
                 name="participant_agent_unique",
             ),
         ]
-        indexes = [models.Index(fields=["identity", "conversation"], name="participant_by_identity")]
+        indexes = [
+            models.Index(fields=["identity", "conversation"], name="participant_by_identity")
+        ]
+
+    def __str__(self) -> str:
+        who = f"identity {self.identity_id}" if self.identity_id else f"agent {self.agent_id}"
+        return f"{who} in {self.conversation_id}"
 
 
 def attachment_path(instance: "Attachment", filename: str) -> str:
@@ -320,4 +348,9 @@ class ConversationEvent(models.Model):
         return f"{self.type} on {self.conversation_id}"
 
     def as_dict(self) -> dict[str, Any]:
-        return {"id": self.pk, "type": self.type, "data": self.data, "at": self.created_at.isoformat()}
+        return {
+            "id": self.pk,
+            "type": self.type,
+            "data": self.data,
+            "at": self.created_at.isoformat(),
+        }

@@ -5,7 +5,7 @@ from django.db import connection, transaction
 
 def ring() -> None:
     # One doorbell per transaction however many events it wrote.
-    if any(func is _enqueue for _sids, func, _robust in connection.run_on_commit):
+    if any(entry[1] is _enqueue for entry in connection.run_on_commit):
         return
     transaction.on_commit(_enqueue)
 

@@ -1,10 +1,12 @@
 """The worker says it is alive; /healthz reads it."""
 
+import logging
 import threading
 import time
 
 from django.core.cache import cache
 
+log = logging.getLogger(__name__)
 KEY = "heedful:worker-heartbeat"
 INTERVAL = 10
 STALE_AFTER = 60
@@ -25,7 +27,7 @@ def start(stop: threading.Event) -> threading.Thread:
             try:
                 beat()
             except Exception:  # the cache may be briefly unreachable; keep beating
-                pass
+                log.warning("worker heartbeat could not be written", exc_info=True)
             stop.wait(INTERVAL)
 
     thread = threading.Thread(target=loop, name="heedful-heartbeat", daemon=True)

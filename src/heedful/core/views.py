@@ -22,4 +22,6 @@ def healthz(request: HttpRequest) -> JsonResponse:
     else:
         checks["worker"] = "ok"
         checks["worker_heartbeat_age_seconds"] = round(age, 1)
-    return JsonResponse({"status": "ok" if healthy else "unhealthy", **checks}, status=200 if healthy else 503)
+    return JsonResponse(
+        {"status": "ok" if healthy else "unhealthy", **checks}, status=200 if healthy else 503
+    )

@@ -1,3 +1,5 @@
+import contextlib
+
 from django.contrib import admin
 
 from heedful.customers.models import BlockedSender, Customer, Identity, Organization
@@ -33,13 +35,11 @@ class BlockedSenderAdmin(admin.ModelAdmin):
     search_fields = ["address"]
     readonly_fields = ["created_by", "created_at"]
 
-    def save_model(self, request, obj, form, change):  # type: ignore[no-untyped-def]
+    def save_model(self, request, obj, form, change):
         from heedful.customers.identities import InvalidAddress, normalize
 
         if not obj.address.startswith("@"):
-            try:
+            with contextlib.suppress(InvalidAddress):
                 obj.address = normalize(obj.kind, obj.address)
-            except InvalidAddress:
-                pass
         obj.created_by = obj.created_by or request.user
         super().save_model(request, obj, form, change)

@@ -13,9 +13,11 @@ class InboxForm(forms.ModelForm):
         model = Inbox
         fields = ["kind", "name", "address", "team", "settings", "is_active"]
 
-    def __init__(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+    def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["kind"].choices = list(kinds().items())
+        kind_field = self.fields["kind"]
+        assert isinstance(kind_field, forms.ChoiceField)
+        kind_field.choices = list(kinds().items())
 
 
 @admin.register(Inbox)
@@ -31,7 +33,16 @@ class RawInboundAdmin(admin.ModelAdmin):
 
     list_display = ["pk", "inbox", "received_at", "status", "short_reason", "attempts", "message"]
     list_filter = ["status", "inbox"]
-    readonly_fields = ["inbox", "received_at", "content_type", "sha256", "status", "reason", "attempts", "message"]
+    readonly_fields = [
+        "inbox",
+        "received_at",
+        "content_type",
+        "sha256",
+        "status",
+        "reason",
+        "attempts",
+        "message",
+    ]
     exclude = ["payload"]
     actions = ["retry"]
     date_hierarchy = "received_at"
@@ -50,7 +61,7 @@ class RawInboundAdmin(admin.ModelAdmin):
         return obj.reason[:80]
 
     @admin.action(description="Retry processing")
-    def retry(self, request: HttpRequest, queryset) -> None:  # type: ignore[no-untyped-def]
+    def retry(self, request: HttpRequest, queryset) -> None:
         from heedful.conversations.services import Quarantined, retry_quarantined
 
         done = failed = 0
@@ -60,5 +71,8 @@ class RawInboundAdmin(admin.ModelAdmin):
                 done += 1
             except Quarantined:
                 failed += 1
-        self.message_user(request, f"{done} processed, {failed} still quarantined.",
-                          messages.SUCCESS if not failed else messages.WARNING)
+        self.message_user(
+            request,
+            f"{done} processed, {failed} still quarantined.",
+            messages.SUCCESS if not failed else messages.WARNING,
+        )

@@ -1,12 +1,19 @@
+from typing import TYPE_CHECKING
+
 from django.core.exceptions import ValidationError
 from django.db import models
+
+if TYPE_CHECKING:
+    from heedful.inboxes.registry import ChannelAdapter
 
 
 def validate_kind(value: str) -> None:
     from heedful.inboxes.registry import kinds
 
     if value not in kinds():
-        raise ValidationError(f"Unknown channel kind {value!r}; known: {', '.join(sorted(kinds()))}.")
+        raise ValidationError(
+            f"Unknown channel kind {value!r}; known: {', '.join(sorted(kinds()))}."
+        )
 
 
 class Inbox(models.Model):
@@ -37,7 +44,7 @@ class Inbox(models.Model):
         return self.name
 
     @property
-    def adapter(self):  # type: ignore[no-untyped-def]
+    def adapter(self) -> "ChannelAdapter":
         from heedful.inboxes.registry import get_adapter
 
         return get_adapter(self.kind)

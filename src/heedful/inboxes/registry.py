@@ -19,10 +19,21 @@ class DeliveryResult:
 
 
 class ChannelAdapter(Protocol):
-    kind: str
-    label: str
-    identity_kind: str  # what kind of Identity senders on this channel have
-    synchronous: bool  # live chat and phone: a conversation is one session
+    @property
+    def kind(self) -> str: ...
+
+    @property
+    def label(self) -> str: ...
+
+    @property
+    def identity_kind(self) -> str:
+        """What kind of Identity senders on this channel have."""
+        ...
+
+    @property
+    def synchronous(self) -> bool:
+        """Live chat and phone: a conversation is one session."""
+        ...
 
     def deliver(self, message: "Message") -> DeliveryResult: ...
 

@@ -25,7 +25,9 @@ class UnconnectedAdapter:
 
     def deliver(self, message: "Message") -> DeliveryResult:
         return DeliveryResult(
-            ok=False, permanent=True, error=f"No {self.label} provider is connected to this inbox yet."
+            ok=False,
+            permanent=True,
+            error=f"No {self.label} provider is connected to this inbox yet.",
         )
 
     def parse(self, raw: "RawInbound") -> "InboundMessage":

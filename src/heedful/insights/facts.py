@@ -14,7 +14,13 @@ from django.db import transaction
 from django.db.models import Count, Q, Sum
 from django.db.models.functions import TruncDate
 
-from heedful.conversations.models import Conversation, ConversationEvent, Direction, EventType, Status
+from heedful.conversations.models import (
+    Conversation,
+    ConversationEvent,
+    Direction,
+    EventType,
+    Status,
+)
 from heedful.core.outbox import consumer
 from heedful.insights.models import ConversationFact, DailyRollup
 
@@ -90,8 +96,17 @@ def refresh_facts(conversation_ids: Iterable[int]) -> list[ConversationFact]:
             inbound=Count("messages", filter=Q(messages__direction=Direction.INBOUND)),
         )
         .values(
-            "pk", "inbox_id", "inbox__kind", "status", "created_at", "first_response_at",
-            "solved_at", "replies", "inbound", "reopen_count", "assignee_id",
+            "pk",
+            "inbox_id",
+            "inbox__kind",
+            "status",
+            "created_at",
+            "first_response_at",
+            "solved_at",
+            "replies",
+            "inbound",
+            "reopen_count",
+            "assignee_id",
         )
     )
     facts = [
@@ -113,7 +128,9 @@ def refresh_facts(conversation_ids: Iterable[int]) -> list[ConversationFact]:
         for r in rows
     ]
     # Merged-away conversations no longer stand on their own.
-    ConversationFact.objects.filter(conversation_id__in=ids, conversation__merged_into__isnull=False).delete()
+    ConversationFact.objects.filter(
+        conversation_id__in=ids, conversation__merged_into__isnull=False
+    ).delete()
     ConversationFact.objects.bulk_create(
         facts, update_conflicts=True, unique_fields=["conversation"], update_fields=FACT_FIELDS
     )
@@ -161,7 +178,10 @@ def rebuild_rollups(days: Iterable[date] | None = None) -> int:
             stale = stale.filter(day__in=day_list)
         stale.delete()
         DailyRollup.objects.bulk_create(
-            [DailyRollup(day=day, inbox_id=inbox_id, **values) for (day, inbox_id), values in table.items()],
+            [
+                DailyRollup(day=day, inbox_id=inbox_id, **values)
+                for (day, inbox_id), values in table.items()
+            ],
             batch_size=2000,
         )
     return len(table)

@@ -6,7 +6,10 @@ class ConversationFact(models.Model):
     outbox consumer (insights.facts) and written identically by the demo."""
 
     conversation = models.OneToOneField(
-        "conversations.Conversation", primary_key=True, on_delete=models.CASCADE, related_name="fact"
+        "conversations.Conversation",
+        primary_key=True,
+        on_delete=models.CASCADE,
+        related_name="fact",
     )
     inbox = models.ForeignKey("inboxes.Inbox", on_delete=models.CASCADE, related_name="+")
     channel = models.CharField(max_length=20)

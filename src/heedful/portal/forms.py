@@ -11,7 +11,7 @@ class MultipleFileInput(forms.ClearableFileInput):
 class MultipleFileField(forms.FileField):
     widget = MultipleFileInput
 
-    def clean(self, data, initial=None):  # type: ignore[no-untyped-def]
+    def clean(self, data, initial=None):
         files = data if isinstance(data, list | tuple) else ([data] if data else [])
         return [super(MultipleFileField, self).clean(f, initial) for f in files]
 
@@ -54,7 +54,7 @@ class ContactForm(forms.Form):
             raise ValidationError("The form was damaged; please reload the page.")
         return value
 
-    def clean_attachments(self) -> list:  # type: ignore[type-arg]
+    def clean_attachments(self) -> list:
         files = self.cleaned_data.get("attachments") or []
         limit = settings.HEEDFUL_MAX_ATTACHMENTS
         if len(files) > limit:

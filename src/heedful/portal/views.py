@@ -36,13 +36,20 @@ def contact(request: HttpRequest) -> HttpResponse:
         form = ContactForm(initial={"submission_id": uuid.uuid4().hex})
         return _form_page(request, form)
     if is_ratelimited(
-        request, group="contact", key=lambda g, r: client_ip(r), rate=settings.HEEDFUL_CONTACT_RATE,
-        method="POST", increment=True,
+        request,
+        group="contact",
+        key=lambda g, r: client_ip(r),
+        rate=settings.HEEDFUL_CONTACT_RATE,
+        method="POST",
+        increment=True,
     ):
         form = ContactForm(request.POST)
         form.is_valid()
-        form.add_error(None, "You have sent several requests in a short time. Please wait a while "
-                       "and try again; we have your earlier messages.")
+        form.add_error(
+            None,
+            "You have sent several requests in a short time. Please wait a while "
+            "and try again; we have your earlier messages.",
+        )
         return _form_page(request, form, status=429)
     form = ContactForm(request.POST, request.FILES)
     if not form.is_valid():

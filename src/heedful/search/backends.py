@@ -53,7 +53,8 @@ def matching_message_ids(query: str, limit: int = 200) -> list[int]:
         return []
     with connection.cursor() as cursor:
         if connection.vendor == "sqlite":
-            match = " ".join('"' + t.replace('"', "") + '"' for t in terms)
+            # Each word quoted: FTS5 syntax in the user's query is just text.
+            match = " ".join(f'"{t}"' for t in terms)
             cursor.execute(
                 f"SELECT rowid FROM {FTS_TABLE} WHERE {FTS_TABLE} MATCH %s ORDER BY rowid DESC LIMIT %s",
                 [match, limit],
@@ -78,7 +79,9 @@ def search_messages(query: str, *, user: "User | Any", limit: int = 50) -> list[
     from heedful.conversations.models import Conversation
 
     allowed = Conversation.objects.filter(visible_filter(user)).values("pk")
-    visible = Message.objects.filter(pk__in=ids, conversation__in=allowed).select_related("conversation")
+    visible = Message.objects.filter(pk__in=ids, conversation__in=allowed).select_related(
+        "conversation"
+    )
     return list(visible.order_by("-id")[:limit])
 
 

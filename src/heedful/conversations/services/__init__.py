@@ -11,7 +11,12 @@ from heedful.conversations.services.actions import (
 )
 from heedful.conversations.services.delivery import deliver_message
 from heedful.conversations.services.merge import merge_conversations, merge_customers
-from heedful.conversations.services.receive import Quarantined, ReceiveResult, receive, retry_quarantined
+from heedful.conversations.services.receive import (
+    Quarantined,
+    ReceiveResult,
+    receive,
+    retry_quarantined,
+)
 
 __all__ = [
     "Quarantined",

@@ -135,9 +135,12 @@ def _inbox_for(conversation: Conversation, recipient: Identity | None) -> Inbox:
     """The conversation's inbox if it reaches the recipient, else an inbox that does."""
     if recipient is None:
         raise ServiceError("This customer has no address we can answer on.")
-    if recipient.customer_id != conversation.customer_id and not ConversationParticipant.objects.filter(
-        conversation=conversation, identity=recipient
-    ).exists():
+    if (
+        recipient.customer_id != conversation.customer_id
+        and not ConversationParticipant.objects.filter(
+            conversation=conversation, identity=recipient
+        ).exists()
+    ):
         raise ServiceError("That address does not take part in this conversation.")
     if get_adapter(conversation.inbox.kind).identity_kind == recipient.kind:
         return conversation.inbox
@@ -198,12 +201,21 @@ def assign(
     """
     taking_for_self = agent is not None and agent.pk == actor.pk
     releasing_own = agent is None and conversation.assignee_id == actor.pk
-    require(actor, "conversation.assign_self" if taking_for_self or releasing_own else "conversation.assign_others")
+    require(
+        actor,
+        "conversation.assign_self"
+        if taking_for_self or releasing_own
+        else "conversation.assign_others",
+    )
     if not can_see(actor, conversation):
         raise NotFound("No such conversation.")
     if agent is not None and (not agent.is_active or not can_see(agent, conversation)):
         raise ServiceError(f"{agent} cannot work on this conversation.")
-    expected = conversation.assignee_id if expected_assignee_id is _UNSET else expected_assignee_id
+    expected: int | None = (
+        conversation.assignee_id
+        if expected_assignee_id is _UNSET
+        else expected_assignee_id  # type: ignore[assignment]
+    )
     now = timezone.now()
     with transaction.atomic():
         updated = Conversation.objects.filter(pk=conversation.pk, assignee_id=expected).update(

@@ -74,7 +74,10 @@ def _finish(message: Message, result: DeliveryResult) -> str:
                 data={"message_id": message.pk},
             )
             return status
-        retry = not result.permanent and message.delivery_attempts < settings.HEEDFUL_DELIVERY_MAX_ATTEMPTS
+        retry = (
+            not result.permanent
+            and message.delivery_attempts < settings.HEEDFUL_DELIVERY_MAX_ATTEMPTS
+        )
         status = DeliveryStatus.PENDING if retry else DeliveryStatus.FAILED
         mine.update(delivery_status=status, lease_until=None, delivery_error=result.error[:2000])
         record_event(
@@ -90,7 +93,10 @@ def due_for_delivery(grace_seconds: int = 30) -> list[int]:
     now = timezone.now()
     return list(
         Message.objects.filter(
-            Q(delivery_status=DeliveryStatus.PENDING, created_at__lt=now - timedelta(seconds=grace_seconds))
+            Q(
+                delivery_status=DeliveryStatus.PENDING,
+                created_at__lt=now - timedelta(seconds=grace_seconds),
+            )
             | Q(delivery_status=DeliveryStatus.SENDING, lease_until__lt=now)
         )
         .order_by("pk")

@@ -26,7 +26,9 @@ if TYPE_CHECKING:
     from heedful.accounts.models import User
 
 
-def merge_conversations(*, source: Conversation, target: Conversation, actor: "User") -> Conversation:
+def merge_conversations(
+    *, source: Conversation, target: Conversation, actor: "User"
+) -> Conversation:
     """Move every message of `source` into `target`; `source` closes and points at `target`."""
     require(actor, "conversation.merge")
     if not (can_see(actor, source) and can_see(actor, target)):
@@ -35,13 +37,17 @@ def merge_conversations(*, source: Conversation, target: Conversation, actor: "U
         raise ServiceError("A conversation cannot be merged into itself.")
     with transaction.atomic():
         first, second = sorted([source.pk, target.pk])  # lock in a fixed order: no deadlock
-        locked = {c.pk: c for c in Conversation.objects.select_for_update().filter(pk__in=[first, second])}
+        locked = {
+            c.pk: c for c in Conversation.objects.select_for_update().filter(pk__in=[first, second])
+        }
         source, target = locked[source.pk], locked[target.pk]
         if source.merged_into_id is not None or target.merged_into_id is not None:
             raise ServiceError("One of these conversations was already merged.")
         moved = Message.objects.filter(conversation=source).update(conversation=target)
         _move_participants(source, target)
-        for tag_id in ConversationTag.objects.filter(conversation=source).values_list("tag_id", flat=True):
+        for tag_id in ConversationTag.objects.filter(conversation=source).values_list(
+            "tag_id", flat=True
+        ):
             ConversationTag.objects.get_or_create(conversation=target, tag_id=tag_id)
         _refresh_counters(target, extra_reopens=source.reopen_count)
         now = timezone.now()
@@ -52,7 +58,14 @@ def merge_conversations(*, source: Conversation, target: Conversation, actor: "U
         source.message_count = 0
         source.updated_at = now
         source.save(
-            update_fields=["merged_into", "status", "solved_at", "waiting_since", "message_count", "updated_at"]
+            update_fields=[
+                "merged_into",
+                "status",
+                "solved_at",
+                "waiting_since",
+                "message_count",
+                "updated_at",
+            ]
         )
         record_event(
             conversation=source,
@@ -70,10 +83,14 @@ def merge_conversations(*, source: Conversation, target: Conversation, actor: "U
 
 
 def _move_participants(source: Conversation, target: Conversation) -> None:
-    have_identities = set(target.participants.exclude(identity=None).values_list("identity_id", flat=True))
+    have_identities = set(
+        target.participants.exclude(identity=None).values_list("identity_id", flat=True)
+    )
     have_agents = set(target.participants.exclude(agent=None).values_list("agent_id", flat=True))
     for p in source.participants.all():
-        if (p.identity_id and p.identity_id in have_identities) or (p.agent_id and p.agent_id in have_agents):
+        if (p.identity_id and p.identity_id in have_identities) or (
+            p.agent_id and p.agent_id in have_agents
+        ):
             continue
         ConversationParticipant.objects.create(
             conversation=target, identity_id=p.identity_id, agent_id=p.agent_id, role=p.role
@@ -84,10 +101,9 @@ def _refresh_counters(conversation: Conversation, extra_reopens: int = 0) -> Non
     """Recompute what the timeline determines after messages moved in."""
     messages = Message.objects.filter(conversation=conversation)
     stats = messages.aggregate(first=Min("created_at"), last=Max("created_at"))
-    first_reply = (
-        messages.filter(direction=Direction.OUTBOUND, is_note=False, is_automatic=False)
-        .aggregate(at=Min("created_at"))["at"]
-    )
+    first_reply = messages.filter(
+        direction=Direction.OUTBOUND, is_note=False, is_automatic=False
+    ).aggregate(at=Min("created_at"))["at"]
     last = messages.exclude(is_note=True).order_by("-created_at", "-id").first()
     conversation.message_count = messages.count()
     conversation.first_response_at = first_reply
@@ -131,6 +147,10 @@ def merge_customers(*, source: Customer, target: Customer, actor: "User") -> Cus
                 conversation=conversation,
                 type=EventType.CUSTOMER_MERGED,
                 actor=actor,
-                data={"from_customer_id": source.pk, "to_customer_id": target.pk, "identities": identity_ids},
+                data={
+                    "from_customer_id": source.pk,
+                    "to_customer_id": target.pk,
+                    "identities": identity_ids,
+                },
             )
     return target

@@ -3,6 +3,7 @@
 import hashlib
 import logging
 from dataclasses import dataclass
+from datetime import datetime
 
 from django.core.files.base import ContentFile
 from django.db import IntegrityError, transaction
@@ -161,7 +162,11 @@ def _receive_once(inbound: InboundMessage, raw: RawInbound | None) -> ReceiveRes
 def resolve_identity(sender: Sender) -> Identity:
     """The Identity for a sender, creating the customer on first contact."""
     address = normalize(sender.kind, sender.address)
-    identity = Identity.objects.select_related("customer").filter(kind=sender.kind, address=address).first()
+    identity = (
+        Identity.objects.select_related("customer")
+        .filter(kind=sender.kind, address=address)
+        .first()
+    )
     if identity is None:
         try:
             with transaction.atomic():
@@ -171,7 +176,9 @@ def resolve_identity(sender: Sender) -> Identity:
                 )
         except IntegrityError:
             # Created concurrently by another receive: use theirs.
-            identity = Identity.objects.select_related("customer").get(kind=sender.kind, address=address)
+            identity = Identity.objects.select_related("customer").get(
+                kind=sender.kind, address=address
+            )
     customer = identity.customer
     if customer.merged_into_id is not None:
         identity.customer = customer.resolve()
@@ -213,7 +220,9 @@ def _thread(inbound: InboundMessage, identity: Identity) -> Conversation | None:
 def _takes_part(conversation: Conversation, identity: Identity) -> bool:
     return (
         conversation.customer_id == identity.customer.pk
-        or ConversationParticipant.objects.filter(conversation=conversation, identity=identity).exists()
+        or ConversationParticipant.objects.filter(
+            conversation=conversation, identity=identity
+        ).exists()
     )
 
 
@@ -225,7 +234,7 @@ def _follow_merges(conversation: Conversation) -> Conversation:
     return conversation
 
 
-def _open_conversation(inbound: InboundMessage, customer: Customer, now: object) -> Conversation:
+def _open_conversation(inbound: InboundMessage, customer: Customer, now: datetime) -> Conversation:
     blocked = BlockedSender.is_blocked(
         inbound.sender.kind, normalize(inbound.sender.kind, inbound.sender.address)
     )
@@ -268,7 +277,7 @@ def _reopen(conversation: Conversation) -> None:
     )
 
 
-def _touch_on_inbound(conversation: Conversation, message: Message, now: object) -> None:
+def _touch_on_inbound(conversation: Conversation, message: Message, now: datetime) -> None:
     if conversation.status in (Status.PENDING, Status.ON_HOLD):
         conversation.status = Status.OPEN
     if conversation.waiting_since is None and conversation.status in UNSOLVED:
@@ -291,8 +300,14 @@ def _touch_on_inbound(conversation: Conversation, message: Message, now: object)
     )
 
 
-def _add_participants(conversation: Conversation, identity: Identity, cc: tuple[Sender, ...]) -> None:
-    role = ParticipantRole.CUSTOMER if identity.customer.pk == conversation.customer_id else ParticipantRole.CC
+def _add_participants(
+    conversation: Conversation, identity: Identity, cc: tuple[Sender, ...]
+) -> None:
+    role = (
+        ParticipantRole.CUSTOMER
+        if identity.customer.pk == conversation.customer_id
+        else ParticipantRole.CC
+    )
     wanted = [(identity, role)]
     for sender in cc:
         try:
@@ -306,7 +321,10 @@ def _add_participants(conversation: Conversation, identity: Identity, cc: tuple[
     )
     new = {i.pk: (i, r) for i, r in wanted if i.pk not in existing}
     ConversationParticipant.objects.bulk_create(
-        [ConversationParticipant(conversation=conversation, identity=i, role=r) for i, r in new.values()]
+        [
+            ConversationParticipant(conversation=conversation, identity=i, role=r)
+            for i, r in new.values()
+        ]
     )
 
 

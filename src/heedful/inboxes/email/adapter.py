@@ -43,7 +43,10 @@ class EmailAdapter:
         sender = self.from_address(message)
         domain = sender.rsplit("@", 1)[-1] or "localhost"
         message_id = message.external_id or new_message_id(domain)
-        headers = {"Message-ID": message_id, "Auto-Submitted": "auto-replied" if message.is_automatic else "no"}
+        headers = {
+            "Message-ID": message_id,
+            "Auto-Submitted": "auto-replied" if message.is_automatic else "no",
+        }
         previous = (
             conversation.messages.filter(direction="in", external_id__isnull=False)
             .exclude(pk=message.pk)
