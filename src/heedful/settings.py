@@ -8,6 +8,7 @@ DATABASE_URL and REDIS_URL move the same code onto PostgreSQL and Redis.
 import os
 import secrets
 import sys
+import tempfile
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -137,8 +138,11 @@ if DATABASE_VENDOR == "sqlite":
             "PRAGMA cache_size=-65536;"
         ),
     }
-    # Tests use a file, not shared-cache memory, so threads get real WAL locking.
-    DATABASES["default"]["TEST"] = {"NAME": str(DATA_DIR / "test.sqlite3")}
+    # Tests use a file, not shared-cache memory, so threads get real WAL locking;
+    # one per test run, so parallel runs on one machine don't share it.
+    DATABASES["default"]["TEST"] = {
+        "NAME": os.path.join(tempfile.gettempdir(), f"heedful-test-{os.getpid()}.sqlite3")
+    }
 else:
     options = DATABASES["default"].setdefault("OPTIONS", {})
     if env.bool("HEEDFUL_DB_POOL", default=True):
