@@ -2,9 +2,13 @@
 customer one and customer two, and the inboxes they write to."""
 
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
 
 import pytest
 from django.core.cache import cache
+from django.utils import timezone as django_timezone
 
 from heedful.accounts.models import Role, Team, User
 from heedful.conversations.inbound import InboundMessage, Sender
@@ -51,6 +55,17 @@ class Cast:
         return Customer.objects.get(identities__kind="email", identities__address=address)
 
 
+def webform_inbox() -> Inbox:
+    """The inbox the first migration creates; transactional tests flush it, so re-create."""
+    inbox, _ = Inbox.objects.get_or_create(kind="webform", defaults={"name": "Web form"})
+    return inbox
+
+
+@pytest.fixture
+def webform(db: None) -> Inbox:
+    return webform_inbox()
+
+
 @pytest.fixture(autouse=True)
 def _clear_cache() -> None:
     cache.clear()
@@ -72,6 +87,35 @@ def cast(db: None) -> Cast:
         inbox_b=Inbox.objects.create(
             kind="email", name="Support B", address="b@support.test", team=team_b
         ),
-        webform=Inbox.objects.get(kind="webform"),
+        webform=webform_inbox(),
         email=Inbox.objects.create(kind="email", name="Shared", address="help@support.test"),
     )
+
+
+class Clock:
+    """A hand-moved clock: `timezone.now()` returns `now` until the test advances it."""
+
+    def __init__(self, now: datetime) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, **delta: float) -> datetime:
+        self.now += timedelta(**delta)
+        return self.now
+
+
+@pytest.fixture
+def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
+    """Freeze `django.utils.timezone.now` (services, auto_now fields) at a Monday 09:00 UTC."""
+    frozen = Clock(datetime(2025, 3, 3, 9, 0, tzinfo=UTC))
+    monkeypatch.setattr(django_timezone, "now", frozen)
+    return frozen
+
+
+@pytest.fixture
+def media_root(settings: Any, tmp_path: Path) -> Path:
+    """Attachments written by the test land in a temporary folder, not under var/."""
+    settings.MEDIA_ROOT = tmp_path / "media"
+    return settings.MEDIA_ROOT

@@ -14,6 +14,11 @@ from heedful.inboxes.models import Inbox, RawInbound
 pytestmark = pytest.mark.django_db
 
 
+@pytest.fixture(autouse=True)
+def _webform(webform: Inbox) -> None:
+    """Every test here posts to the web form inbox."""
+
+
 def form_data(**overrides: object) -> dict[str, object]:
     data: dict[str, object] = {
         "name": "Ann Lee",
