@@ -101,6 +101,10 @@ ROOT_URLCONF = "heedful.urls"
 ASGI_APPLICATION = "heedful.asgi.application"
 AUTH_USER_MODEL = "accounts.User"
 LOGIN_URL = "/admin/login/"
+AUTHENTICATION_BACKENDS = ["heedful.accounts.backends.RoleBackend"]
+if TESTING:
+    # Hashing strength is not under test; a slow hasher only slows every fixture.
+    PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 TEMPLATES = [
     {
