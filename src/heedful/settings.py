@@ -83,7 +83,6 @@ INSTALLED_APPS = [
     "heedful.search",
     "heedful.portal",
     "heedful.workspace",
-    "heedful.api",
 ]
 
 MIDDLEWARE = [
@@ -149,7 +148,8 @@ if DATABASE_VENDOR == "sqlite":
     }
 else:
     options = DATABASES["default"].setdefault("OPTIONS", {})
-    if env.bool("HEEDFUL_DB_POOL", default=True):
+    # Off in tests: pooled connections held by server threads block dropping the test DB.
+    if env.bool("HEEDFUL_DB_POOL", default=not TESTING):
         options["pool"] = {"min_size": 1, "max_size": env.int("HEEDFUL_DB_POOL_SIZE", default=10)}
     DATABASES["default"]["CONN_MAX_AGE"] = 0
 

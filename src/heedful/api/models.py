@@ -1,1 +1,0 @@
-"""No models: see the app's modules."""
