@@ -224,3 +224,12 @@ def test_conversations_are_read_only_in_the_admin(client: Client, admin_client: 
     deleted = admin_client.post(f"/admin/conversations/conversation/{conversation.pk}/delete/")
     assert deleted.status_code == 403
     assert Conversation.objects.filter(pk=conversation.pk).exists()
+
+
+@override_settings(HEEDFUL_MAX_ATTACHMENT_BYTES=1024, HEEDFUL_MAX_ATTACHMENTS=1)
+def test_a_body_far_over_the_limits_is_refused_before_it_is_read(client: Client) -> None:
+    upload = SimpleUploadedFile("huge.bin", b"x" * (3 * 1024 * 1024), "application/octet-stream")
+    response = client.post("/contact/", {**form_data(), "attachments": [upload]})
+    assert response.status_code == 413
+    assert b"too large" in response.content
+    assert not RawInbound.objects.exists()

@@ -35,6 +35,10 @@ def contact(request: HttpRequest) -> HttpResponse:
     if request.method != "POST":
         form = ContactForm(initial={"submission_id": uuid.uuid4().hex})
         return _form_page(request, form)
+    if _too_large(request):
+        form = ContactForm(initial={"submission_id": uuid.uuid4().hex})
+        message = "Your attachments are too large to send. Please attach fewer or smaller files."
+        return _form_page(request, form, status=413, error=message)
     if is_ratelimited(
         request,
         group="contact",
@@ -70,9 +74,22 @@ def contact(request: HttpRequest) -> HttpResponse:
     return redirect("portal:contact-thanks", token=token)
 
 
-def _form_page(request: HttpRequest, form: ContactForm, status: int = 200) -> HttpResponse:
+def _too_large(request: HttpRequest) -> bool:
+    """Refuse oversized bodies before Django spools them to disk."""
+    try:
+        length = int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        return False
+    limit = settings.HEEDFUL_MAX_ATTACHMENTS * settings.HEEDFUL_MAX_ATTACHMENT_BYTES
+    return length > limit + settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+
+
+def _form_page(
+    request: HttpRequest, form: ContactForm, status: int = 200, error: str = ""
+) -> HttpResponse:
     context: dict[str, Any] = {
         "form": form,
+        "error": error,
         "max_files": settings.HEEDFUL_MAX_ATTACHMENTS,
         "max_mb": settings.HEEDFUL_MAX_ATTACHMENT_BYTES // 1048576,
     }
