@@ -1,6 +1,8 @@
 """The standing cast: an admin, a lead and an agent in team A, an agent in team B,
 customer one and customer two, and the inboxes they write to."""
 
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -8,6 +10,7 @@ from typing import Any
 
 import pytest
 from django.core.cache import cache
+from django.db import connection
 from django.utils import timezone as django_timezone
 
 from heedful.accounts.models import Role, Team, User
@@ -114,8 +117,43 @@ def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
     return frozen
 
 
-@pytest.fixture
+@pytest.fixture(autouse=True)
 def media_root(settings: Any, tmp_path: Path) -> Path:
-    """Attachments written by the test land in a temporary folder, not under var/."""
+    """Attachments written by any test land in its own folder, never under var/."""
     settings.MEDIA_ROOT = tmp_path / "media"
     return settings.MEDIA_ROOT
+
+
+@pytest.fixture
+def run_at_once() -> Callable[..., list[object]]:
+    """Run callables in threads released together by a barrier (for race tests with
+    `django_db(transaction=True)`); returns each one's result or the exception it raised."""
+
+    def run(*calls: Callable[[], object]) -> list[object]:
+        barrier = threading.Barrier(len(calls))
+        outcomes: list[object] = [None] * len(calls)
+
+        def worker(index: int, call: Callable[[], object]) -> None:
+            try:
+                barrier.wait(timeout=10)
+                outcomes[index] = call()
+            except Exception as exc:
+                outcomes[index] = exc
+            finally:
+                connection.close()  # each thread opened its own connection
+
+        threads = [threading.Thread(target=worker, args=item) for item in enumerate(calls)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=60)
+        return outcomes
+
+    return run
+
+
+@pytest.fixture
+def migrated_rows(db: None) -> None:
+    """Put back the rows data migrations create (the web form inbox), which an earlier
+    `transaction=True` test's flush may have removed. List it before `cast`."""
+    webform_inbox()

@@ -1,5 +1,3 @@
-import contextlib
-
 from django.contrib import admin
 
 from heedful.customers.models import BlockedSender, Customer, Identity, Organization
@@ -36,10 +34,6 @@ class BlockedSenderAdmin(admin.ModelAdmin):
     readonly_fields = ["created_by", "created_at"]
 
     def save_model(self, request, obj, form, change):
-        from heedful.customers.identities import InvalidAddress, normalize
-
-        if not obj.address.startswith("@"):
-            with contextlib.suppress(InvalidAddress):
-                obj.address = normalize(obj.kind, obj.address)
+        # The address was normalized by BlockedSender.clean() during validation.
         obj.created_by = obj.created_by or request.user
         super().save_model(request, obj, form, change)

@@ -1,9 +1,10 @@
 from typing import Any
 
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 
-from heedful.customers.identities import IdentityKind
+from heedful.customers.identities import IdentityKind, InvalidAddress, normalize
 
 
 class Organization(models.Model):
@@ -100,6 +101,23 @@ class BlockedSender(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind}:{self.address}"
+
+    def clean(self) -> None:
+        try:
+            self.address = self.normalize_address(self.kind, self.address)
+        except InvalidAddress as exc:
+            raise ValidationError({"address": str(exc)}) from exc
+
+    @staticmethod
+    def normalize_address(kind: str, address: str) -> str:
+        """What `is_blocked` compares with: a normalized address, or @domain in lower case."""
+        value = address.strip()
+        if kind == IdentityKind.EMAIL and value.startswith("@"):
+            domain = value[1:].lower()
+            if not domain or "@" in domain or "." not in domain or any(c.isspace() for c in domain):
+                raise InvalidAddress(f"{address!r} is not an @domain")
+            return "@" + domain
+        return normalize(kind, value)
 
     @classmethod
     def is_blocked(cls, kind: str, address: str) -> bool:

@@ -36,10 +36,9 @@ def merge_conversations(
     if source.pk == target.pk:
         raise ServiceError("A conversation cannot be merged into itself.")
     with transaction.atomic():
-        first, second = sorted([source.pk, target.pk])  # lock in a fixed order: no deadlock
-        locked = {
-            c.pk: c for c in Conversation.objects.select_for_update().filter(pk__in=[first, second])
-        }
+        # Lock in a fixed order (ORDER BY pk ... FOR UPDATE): opposite merges queue, never deadlock.
+        both = Conversation.objects.select_for_update().filter(pk__in=[source.pk, target.pk])
+        locked = {c.pk: c for c in both.order_by("pk")}
         source, target = locked[source.pk], locked[target.pk]
         if source.merged_into_id is not None or target.merged_into_id is not None:
             raise ServiceError("One of these conversations was already merged.")
@@ -99,12 +98,14 @@ def _move_participants(source: Conversation, target: Conversation) -> None:
 
 def _refresh_counters(conversation: Conversation, extra_reopens: int = 0) -> None:
     """Recompute what the timeline determines after messages moved in."""
-    messages = Message.objects.filter(conversation=conversation)
+    # Notes are internal: as in reply() and receive(), the counters see only what
+    # the customer and the team said to each other.
+    messages = Message.objects.filter(conversation=conversation, is_note=False)
     stats = messages.aggregate(first=Min("created_at"), last=Max("created_at"))
-    first_reply = messages.filter(
-        direction=Direction.OUTBOUND, is_note=False, is_automatic=False
-    ).aggregate(at=Min("created_at"))["at"]
-    last = messages.exclude(is_note=True).order_by("-created_at", "-id").first()
+    first_reply = messages.filter(direction=Direction.OUTBOUND, is_automatic=False).aggregate(
+        at=Min("created_at")
+    )["at"]
+    last = messages.order_by("-created_at", "-id").first()
     conversation.message_count = messages.count()
     conversation.first_response_at = first_reply
     conversation.last_message_at = stats["last"] or conversation.last_message_at
@@ -124,8 +125,11 @@ def merge_customers(*, source: Customer, target: Customer, actor: "User") -> Cus
     if source.pk == target.pk:
         raise ServiceError("A customer cannot be merged into themselves.")
     with transaction.atomic():
-        source = Customer.objects.select_for_update().get(pk=source.pk)
-        target = Customer.objects.select_for_update().get(pk=target.pk)
+        # Lock both rows in one fixed order: two opposite merges at once must queue,
+        # not deadlock; the second then sees the first and is refused.
+        locked = Customer.objects.select_for_update().filter(pk__in=[source.pk, target.pk])
+        rows = {c.pk: c for c in locked.order_by("pk")}
+        source, target = rows[source.pk], rows[target.pk]
         if source.merged_into_id is not None or target.merged_into_id is not None:
             raise ServiceError("One of these customers was already merged.")
         identity_ids = list(Identity.objects.filter(customer=source).values_list("pk", flat=True))

@@ -32,6 +32,18 @@ class EmailAdapter:
     def parse(self, raw: "RawInbound") -> "InboundMessage":
         raise NotImplementedError("inbound email parsing arrives with the email channel")
 
+    def _reserve_message_id(self, message: "Message", domain: str) -> str:
+        """Store the Message-ID before sending, so a re-send after a crash reuses it
+        and the customer's mail client shows one message, not two."""
+        from heedful.conversations.models import Message
+
+        candidate = new_message_id(domain)
+        Message.objects.filter(pk=message.pk, external_id__isnull=True).update(
+            external_id=candidate
+        )
+        stored = Message.objects.values_list("external_id", flat=True).get(pk=message.pk)
+        return stored or candidate
+
     def from_address(self, message: "Message") -> str:
         return message.inbox.address or settings.DEFAULT_FROM_EMAIL
 
@@ -42,7 +54,7 @@ class EmailAdapter:
         conversation = message.conversation
         sender = self.from_address(message)
         domain = sender.rsplit("@", 1)[-1] or "localhost"
-        message_id = message.external_id or new_message_id(domain)
+        message_id = message.external_id or self._reserve_message_id(message, domain)
         headers = {
             "Message-ID": message_id,
             "Auto-Submitted": "auto-replied" if message.is_automatic else "no",
@@ -54,10 +66,12 @@ class EmailAdapter:
             .values_list("external_id", flat=True)
             .first()
         )
-        if previous:
+        # Only real Message-IDs thread in mail clients (web-form ids do not).
+        if previous and previous.startswith("<") and previous.endswith(">"):
             headers["In-Reply-To"] = previous
             headers["References"] = previous
-        subject = conversation.subject or "Your request"
+        # A header must be one line whatever the stored subject holds.
+        subject = " ".join(conversation.subject.split()) or "Your request"
         email = EmailMultiAlternatives(
             subject=f"Re: {subject} [#{conversation.number}]",
             body=message.body_text,

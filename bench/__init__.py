@@ -1,0 +1,1 @@
+"""Benchmarks: `make bench` runs `python bench/run.py` (see bench/run.py)."""
