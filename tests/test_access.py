@@ -252,3 +252,17 @@ def test_only_admins_are_staff_whatever_is_saved(cast):
         False,
         False,
     )
+
+
+def test_an_attachment_whose_file_is_gone_is_404_not_500(cast, files, client):
+    files["a"].file.storage.delete(files["a"].file.name)
+    client.force_login(cast.admin)
+    assert client.get(f"/app/attachments/{files['a'].pk}/").status_code == 404
+
+
+def test_a_team_with_conversations_cannot_be_deleted_into_the_shared_queue(cast, world):
+    from django.db.models import ProtectedError
+
+    with pytest.raises(ProtectedError):
+        cast.team_b.delete()
+    assert ids(world, "b") - visible(cast.agent_a) == ids(world, "b")

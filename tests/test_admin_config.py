@@ -116,3 +116,46 @@ def test_quarantined_input_is_listed_and_retried_after_a_fix(cast, webform, monk
     raw.refresh_from_db()
     assert raw.status == RawInbound.Status.PROCESSED
     assert raw.message is not None and raw.message.body_text == "Help"
+
+
+def test_an_identity_typed_in_the_admin_is_normalized_like_inbound_ones(cast) -> None:
+    from heedful.customers.models import Customer
+
+    client = login(cast.admin)
+    response = client.post(
+        "/admin/customers/customer/add/",
+        {
+            "name": "Bo",
+            "notes": "",
+            "identities-TOTAL_FORMS": "1",
+            "identities-INITIAL_FORMS": "0",
+            "identities-0-kind": "email",
+            "identities-0-address": "  Bo@Example.COM ",
+        },
+    )
+    assert response.status_code == 302, response.content[:3000]
+    identity = Customer.objects.get(name="Bo").identities.get()
+    assert identity.address == "bo@example.com"
+
+
+def test_a_bad_identity_typed_in_the_admin_is_a_form_error(cast) -> None:
+    client = login(cast.admin)
+    response = client.post(
+        "/admin/customers/customer/add/",
+        {
+            "name": "Cy",
+            "identities-TOTAL_FORMS": "1",
+            "identities-INITIAL_FORMS": "0",
+            "identities-0-kind": "phone",
+            "identities-0-address": "not a number",
+        },
+    )
+    assert response.status_code == 200
+    assert b"is not a phone number" in response.content
+
+
+def test_tags_created_in_the_admin_are_lower_case(cast) -> None:
+    from heedful.conversations.models import Tag
+
+    login(cast.admin).post("/admin/conversations/tag/add/", {"name": " VIP ", "color": "#ff0000"})
+    assert Tag.objects.get().name == "vip"

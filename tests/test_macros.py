@@ -10,7 +10,10 @@ def test_placeholders_are_filled_from_customer_agent_and_conversation(cast) -> N
     conversation = cast.conversation_a(name="Ann Lee")
     macro = Macro.objects.create(
         name="Thanks",
-        body="Hi {{ customer.first_name }}, {{agent.first_name}} here about #{{ conversation.number }}.",
+        body=(
+            "Hi {{ customer.first_name }}, {{agent.first_name}} here about "
+            "#{{ conversation.number }}."
+        ),
     )
     text = render_macro(macro=macro, conversation=conversation, agent=cast.agent_a)
     first = cast.agent_a.name.split()[0]

@@ -233,3 +233,21 @@ def test_a_body_far_over_the_limits_is_refused_before_it_is_read(client: Client)
     assert response.status_code == 413
     assert b"too large" in response.content
     assert not RawInbound.objects.exists()
+
+
+def test_going_back_editing_and_sending_again_is_a_new_request(client: Client) -> None:
+    post(client)
+    again = post(client, message="Actually it is order 5678.")
+    assert again.status_code == 302
+    assert Conversation.objects.count() == 2
+
+
+def test_the_confirmation_link_carries_no_address(client: Client) -> None:
+    import base64
+
+    location = post(client)["Location"]
+    token = location.rstrip("/").rsplit("/", 1)[1]
+    payload = token.split(":")[0]
+    decoded = base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4))
+    assert b"example.com" not in decoded
+    assert b"Ann.Lee@example.com" not in Client().get(location).content

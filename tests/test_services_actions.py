@@ -438,3 +438,54 @@ def test_an_unteamed_conversation_is_open_to_every_agent(cast):
     for agent in (cast.agent_a, cast.agent_b):
         reply(conversation=shared, author=agent, text=f"Hello from {agent}")
     assert shared.messages.filter(direction=Direction.OUTBOUND).count() == 2
+
+
+def test_an_agent_cannot_take_a_conversation_a_colleague_holds(cast):
+    conversation = cast.conversation_a()
+    assign(conversation=conversation, agent=cast.lead_a, actor=cast.lead_a)
+    conversation.refresh_from_db()
+    with pytest.raises(PermissionDenied):
+        assign(conversation=conversation, agent=cast.agent_a, actor=cast.agent_a)
+    conversation.refresh_from_db()
+    assert conversation.assignee == cast.lead_a
+
+
+def test_a_lead_may_take_a_conversation_from_a_colleague(cast):
+    conversation = cast.conversation_a()
+    assign(conversation=conversation, agent=cast.agent_a, actor=cast.agent_a)
+    conversation.refresh_from_db()
+    taken = assign(conversation=conversation, agent=cast.lead_a, actor=cast.lead_a)
+    assert taken.assignee == cast.lead_a
+
+
+def test_html_in_a_reply_is_sanitized_before_it_is_stored(cast):
+    conversation = cast.conversation_a()
+    message = reply(
+        conversation=conversation,
+        author=cast.agent_a,
+        text="Hello",
+        html='<p onclick="steal()">Hello<script>alert(1)</script><a href="javascript:x">x</a></p>',
+    )
+    assert "<script" not in message.body_html
+    assert "onclick" not in message.body_html
+    assert "javascript:" not in message.body_html
+    assert message.body_html.startswith("<p>Hello")
+
+
+def test_a_cc_participant_who_wrote_last_is_not_the_default_recipient(cast):
+    from heedful.conversations.inbound import Sender
+
+    conversation = cast.conversation_a(
+        external_id="<first@customer.test>",
+        cc=(Sender(kind="email", address="colleague@customer.test"),),
+    )
+    later = receive(
+        cast.inbound(
+            address="colleague@customer.test",
+            external_id="<second@customer.test>",
+            thread_hints=("<first@customer.test>",),
+        )
+    )
+    assert later.conversation == conversation
+    message = reply(conversation=conversation, author=cast.agent_a, text="Answer")
+    assert message.recipient_identity.address == "one@customer.test"

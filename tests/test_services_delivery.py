@@ -282,3 +282,20 @@ def test_a_resend_after_a_failure_reuses_the_same_message_id(cast, mailoutbox, m
     monkeypatch.setattr(EmailMultiAlternatives, "send", real_send)
     assert deliver_message(message.pk) == DeliveryStatus.SENT
     assert mailoutbox[-1].extra_headers["Message-ID"] == reserved
+
+
+def test_a_worker_that_lost_its_lease_records_nothing(pending, monkeypatch):
+    from heedful.conversations.services import delivery
+
+    first = claim(pending.pk)
+    assert first is not None
+    # The lease runs out and another worker re-claims the message meanwhile.
+    Message.objects.filter(pk=pending.pk).update(lease_until=timezone.now() - timedelta(seconds=1))
+    assert claim(pending.pk) is not None
+    events_before = pending.conversation.events.count()
+
+    outcome = delivery._finish(first, DeliveryResult(ok=True, external_id="<late@x>"))
+
+    assert outcome == delivery.LOST_LEASE
+    assert pending.conversation.events.count() == events_before
+    assert Message.objects.get(pk=pending.pk).delivery_status == DeliveryStatus.SENDING

@@ -311,3 +311,26 @@ def test_merging_two_conversations_into_each_other_at_once_merges_one_way(
         refused = [o for o in outcomes if type(o) is ServiceError]
         assert len(merged) == 1 and len(refused) == 1, outcomes
         assert Message.objects.filter(conversation=merged[0]).count() == 2
+
+
+def test_an_agent_cannot_merge_two_customers_conversations(cast):
+    mine = cast.conversation_a()
+    theirs = cast.conversation_a(address="someone.else@customer.test", subject="Other")
+    with pytest.raises(PermissionDenied):
+        merge_conversations(source=theirs, target=mine, actor=cast.agent_a)
+    assert Message.objects.filter(conversation=theirs).count() == 1
+
+
+def test_a_lead_may_merge_two_customers_conversations(cast):
+    mine = cast.conversation_a()
+    theirs = cast.conversation_a(address="someone.else@customer.test", subject="Other")
+    merge_conversations(source=theirs, target=mine, actor=cast.lead_a)
+    assert Message.objects.filter(conversation=mine).count() == 2
+
+
+def test_nothing_merges_into_a_closed_conversation(cast):
+    target = cast.conversation_a()
+    source = cast.conversation_a(subject="Second")
+    set_status(conversation=target, status="closed", actor=cast.agent_a)
+    with pytest.raises(ServiceError):
+        merge_conversations(source=source, target=target, actor=cast.agent_a)

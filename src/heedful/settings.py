@@ -28,10 +28,18 @@ def _secret_key() -> str:
         return value
     path = DATA_DIR / "secret_key"
     if not path.exists():
-        key = secrets.token_urlsafe(50)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        # Written to a private temp file and linked into place: two processes starting
+        # together agree on one key and nobody reads a half-written file.
+        tmp = path.with_name(f".secret_key.{os.getpid()}")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w") as fh:
-            fh.write(key)
+            fh.write(secrets.token_urlsafe(50))
+        try:
+            os.link(tmp, path)
+        except FileExistsError:
+            pass
+        finally:
+            tmp.unlink()
     return path.read_text().strip()
 
 
@@ -101,6 +109,12 @@ ASGI_APPLICATION = "heedful.asgi.application"
 AUTH_USER_MODEL = "accounts.User"
 LOGIN_URL = "/admin/login/"
 AUTHENTICATION_BACKENDS = ["heedful.accounts.backends.RoleBackend"]
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
 if TESTING:
     # Hashing strength is not under test; a slow hasher only slows every fixture.
     PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
@@ -201,6 +215,8 @@ if "EMAIL_FILE_PATH" in _email or _email.get("EMAIL_BACKEND", "").endswith(
     "filebased.EmailBackend"
 ):
     EMAIL_FILE_PATH = _email.get("EMAIL_FILE_PATH") or str(DATA_DIR / "outbox")
+# Well below HEEDFUL_DELIVERY_LEASE_SECONDS, so a hung SMTP server cannot outlive a lease.
+EMAIL_TIMEOUT = env.int("HEEDFUL_EMAIL_TIMEOUT", default=30)
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="support@localhost")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
 
@@ -237,6 +253,11 @@ SERVESTATIC_AUTOREFRESH = DEBUG
 HEEDFUL_MAX_ATTACHMENT_BYTES = env.int("HEEDFUL_MAX_ATTACHMENT_BYTES", default=10 * 1024 * 1024)
 HEEDFUL_MAX_ATTACHMENTS = env.int("HEEDFUL_MAX_ATTACHMENTS", default=5)
 DATA_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
+# Whole request bodies (core.bodylimit): every allowed attachment plus the form.
+HEEDFUL_MAX_REQUEST_BYTES = env.int(
+    "HEEDFUL_MAX_REQUEST_BYTES",
+    default=HEEDFUL_MAX_ATTACHMENTS * HEEDFUL_MAX_ATTACHMENT_BYTES + DATA_UPLOAD_MAX_MEMORY_SIZE,
+)
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 
 # --- locale ----------------------------------------------------------------

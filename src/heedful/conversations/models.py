@@ -29,7 +29,7 @@ class Priority(models.IntegerChoices):
 
 
 class Tag(models.Model):
-    name = models.CharField(max_length=50, unique=True)
+    name = models.CharField(max_length=50, unique=True, help_text="Lower case, as services use it.")
     color = models.CharField(max_length=7, default="#64748b")
 
     class Meta:
@@ -37,6 +37,9 @@ class Tag(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    def clean(self) -> None:
+        self.name = self.name.strip().lower()
 
 
 class ConversationQuerySet(models.QuerySet["Conversation"]):
@@ -70,11 +73,13 @@ class Conversation(models.Model):
     assignee = models.ForeignKey(
         "accounts.User", null=True, blank=True, on_delete=models.PROTECT, related_name="assigned"
     )
+    # PROTECT: a team's conversations must be moved before it goes, or deleting a
+    # team would drop them into the shared queue every agent sees.
     team = models.ForeignKey(
         "accounts.Team",
         null=True,
         blank=True,
-        on_delete=models.SET_NULL,
+        on_delete=models.PROTECT,
         related_name="conversations",
     )
     tags: "models.ManyToManyField[Tag, ConversationTag]" = models.ManyToManyField(

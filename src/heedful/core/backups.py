@@ -255,9 +255,10 @@ def restore_backup(
                 tar.extractall(work, filter="data")
         except (OSError, tarfile.TarError) as exc:
             raise BackupError(f"{archive} cannot be unpacked safely ({exc}).") from exc
-        database_file = work / str(manifest.get("database_file"))
-        if not database_file.is_file():
-            raise BackupError(f"{archive} has no database file.")
+        expected = SQLITE_FILE if vendor == "sqlite" else PG_FILE
+        if manifest.get("database_file") != expected or not (work / expected).is_file():
+            raise BackupError(f"{archive} has no {expected} database file.")
+        database_file = work / expected
         if vendor == "sqlite":
             _load_sqlite(database_file, alias)
         else:
@@ -280,14 +281,23 @@ def _load_sqlite(source: Path, alias: str) -> None:
     target = connection.connection
     # The backup API replaces every page of the live database in one step, WAL
     # included, instead of swapping files under open connections.
-    with sqlite3.connect(source) as src:
+    src = sqlite3.connect(source)
+    try:
+        if src.execute("PRAGMA integrity_check").fetchone() != ("ok",):
+            raise BackupError(f"{source.name} in the backup is damaged.")
         src.backup(target)
-    src.close()
+    except sqlite3.DatabaseError as exc:
+        raise BackupError(f"{source.name} in the backup is not a usable database ({exc}).") from exc
+    finally:
+        src.close()
     connection.close()
 
 
 def _load_postgresql(source: Path, alias: str) -> None:
     connection = connections[alias]
+    _options, env, _dbname = pg_args(connection.settings_dict)
+    # Check that this pg_restore can read the dump before anything is dropped.
+    _run(["pg_restore", "--list", str(source)], env)
     # Tables newer than the backup would break its migration history: start clean.
     with connection.cursor() as cursor:
         cursor.execute(

@@ -17,6 +17,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from heedful.core import doorbell
 from heedful.core.models import ConsumerCursor
 
 if TYPE_CHECKING:
@@ -75,6 +76,8 @@ def run_consumer(name: str, batch_size: int = 1000) -> int:
 
 def run_all(batch_size: int = 1000, max_batches: int = 1000) -> dict[str, int]:
     """Drain every consumer. Concurrent callers in one process simply skip."""
+    # Before reading: events committed from now on ring for another run.
+    doorbell.answered()
     done: dict[str, int] = {}
     if not _run_lock.acquire(blocking=False):
         return done

@@ -80,6 +80,17 @@ class Identity(models.Model):
     def __str__(self) -> str:
         return f"{self.kind}:{self.address}"
 
+    def clean(self) -> None:
+        """Addresses typed in the admin are normalized like inbound ones, or refused."""
+        from django.core.exceptions import ValidationError
+
+        from heedful.customers.identities import InvalidAddress, normalize
+
+        try:
+            self.address = normalize(self.kind, self.address)
+        except InvalidAddress as exc:
+            raise ValidationError({"address": str(exc)}) from exc
+
 
 class BlockedSender(models.Model):
     """Inbound from a blocked address (or @domain for email) is kept but marked spam."""

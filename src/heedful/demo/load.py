@@ -75,7 +75,8 @@ def table_name(key: str) -> str:
 def columns(key: str) -> list[str]:
     model, names = TABLES[key]
     # get_field knows foreign keys by attribute name too ("customer_id").
-    return [model._meta.get_field(name).column for name in names]  # type: ignore[union-attr]
+    fields: list[Any] = [model._meta.get_field(name) for name in names]
+    return [field.column for field in fields]
 
 
 class Loader:
@@ -209,7 +210,7 @@ class PostgresLoader(Loader):
     def after_load(self, keys: Iterable[str]) -> None:
         for key in keys:
             table = table_name(key)
-            if TABLES[key][0]._meta.pk.name == "id":  # type: ignore[union-attr]
+            if TABLES[key][0]._meta.pk.name == "id":
                 self.execute(
                     f"SELECT setval(pg_get_serial_sequence(%s, 'id'), "
                     f'coalesce((SELECT max(id) FROM "{table}"), 1))',

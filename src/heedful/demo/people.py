@@ -10,6 +10,7 @@ from bisect import bisect
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from itertools import accumulate
+from typing import Any
 
 from heedful.demo import texts
 
@@ -18,7 +19,7 @@ EMAIL, PHONE, CHAT, WHATSAPP, SOCIAL = 1, 2, 4, 8, 16
 KIND_BITS = {"email": EMAIL, "phone": PHONE, "chat": CHAT, "whatsapp": WHATSAPP, "social": SOCIAL}
 AREA_CODES = ("212", "415", "312", "617", "206", "303", "512", "646", "213", "305")
 
-Row = tuple[object, ...]
+Row = tuple[Any, ...]
 
 
 @dataclass

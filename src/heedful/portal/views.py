@@ -12,15 +12,10 @@ from django_ratelimit.core import is_ratelimited
 
 from heedful.conversations.inbound import InboundAttachment
 from heedful.conversations.services import Quarantined, receive
-from heedful.inboxes.models import Inbox
-from heedful.inboxes.webform.intake import from_raw, to_raw
+from heedful.inboxes.webform.intake import active_inbox, from_raw, to_raw
 from heedful.portal.forms import ContactForm
 
 THANKS_SALT = "heedful.contact.thanks"
-
-
-def _webform_inbox() -> Inbox | None:
-    return Inbox.objects.filter(kind="webform", is_active=True).order_by("pk").first()
 
 
 def client_ip(request: HttpRequest) -> str:
@@ -29,7 +24,7 @@ def client_ip(request: HttpRequest) -> str:
 
 @require_http_methods(["GET", "POST"])
 def contact(request: HttpRequest) -> HttpResponse:
-    inbox = _webform_inbox()
+    inbox = active_inbox()
     if inbox is None:
         return render(request, "portal/contact_unavailable.html", status=503)
     if request.method != "POST":
@@ -60,7 +55,7 @@ def contact(request: HttpRequest) -> HttpResponse:
         return _form_page(request, form, status=400)
     data = form.cleaned_data
     files = [
-        InboundAttachment(f.name, f.content_type or "application/octet-stream", f.read())
+        InboundAttachment(f.name, (f.content_type or "application/octet-stream")[:100], f.read())
         for f in data["attachments"]
     ]
     fields = {k: data[k] for k in ("name", "email", "subject", "message", "submission_id")}
@@ -70,7 +65,9 @@ def contact(request: HttpRequest) -> HttpResponse:
         result = receive(inbound)
     except Quarantined:
         return render(request, "portal/contact_held.html", {"email": data["email"]}, status=202)
-    token = signing.dumps({"n": result.conversation.number, "e": data["email"]}, salt=THANKS_SALT)
+    # The link carries only the signed number; the address stays in this browser's session.
+    token = signing.dumps({"n": result.conversation.number}, salt=THANKS_SALT)
+    request.session[f"contact-{result.conversation.number}"] = data["email"]
     return redirect("portal:contact-thanks", token=token)
 
 
@@ -101,7 +98,8 @@ def contact_thanks(request: HttpRequest, token: str) -> HttpResponse:
         data = signing.loads(token, salt=THANKS_SALT, max_age=7 * 24 * 3600)
     except signing.BadSignature:
         return render(request, "portal/contact_thanks.html", {"expired": True}, status=404)
-    return render(request, "portal/contact_thanks.html", {"number": data["n"], "email": data["e"]})
+    email = request.session.get(f"contact-{data['n']}", "")
+    return render(request, "portal/contact_thanks.html", {"number": data["n"], "email": email})
 
 
 def rate_limited(request: HttpRequest, exception: Exception) -> HttpResponse:

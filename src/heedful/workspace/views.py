@@ -1,16 +1,25 @@
 """Agent workspace views: they parse input, call one service, render."""
 
+import logging
+
 from django.contrib.auth.decorators import login_required
-from django.http import FileResponse, HttpRequest
+from django.http import FileResponse, Http404, HttpRequest
 
 from heedful.conversations.access import get_attachment_for
+
+log = logging.getLogger(__name__)
 
 
 @login_required
 def download_attachment(request: HttpRequest, pk: int) -> FileResponse:
     attachment = get_attachment_for(request.user, pk)
+    try:
+        handle = attachment.file.open("rb")
+    except OSError:
+        log.error("attachment %s is missing from storage (%s)", pk, attachment.file.name)
+        raise Http404("This attachment's file is missing.") from None
     response = FileResponse(
-        attachment.file.open("rb"),
+        handle,
         as_attachment=True,
         filename=attachment.filename,
         content_type="application/octet-stream",

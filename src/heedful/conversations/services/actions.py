@@ -25,6 +25,7 @@ from heedful.conversations.models import (
 )
 from heedful.conversations.services.events import record_event
 from heedful.core.errors import Conflict, NotFound, ServiceError
+from heedful.core.html import sanitize_html
 from heedful.customers.models import Identity
 from heedful.inboxes.models import Inbox
 from heedful.inboxes.registry import get_adapter
@@ -74,7 +75,7 @@ def reply(
             author_agent=author,
             recipient_identity=recipient,
             body_text=text,
-            body_html=html,
+            body_html=sanitize_html(html),
             is_automatic=is_automatic,
             delivery_status=DeliveryStatus.PENDING,
             created_at=now,
@@ -118,9 +119,15 @@ def _schedule_delivery(message_id: int) -> None:
 
 
 def _default_recipient(conversation: Conversation) -> Identity | None:
-    """Answer where the customer last wrote from, else any identity the channel can reach."""
+    """Answer where the customer last wrote from, else any identity the channel can reach.
+
+    Only the conversation's own customer: a CC'd or other participant is never
+    the default recipient of a reply.
+    """
     last_inbound = (
-        conversation.messages.filter(direction=Direction.INBOUND, sender_identity__isnull=False)
+        conversation.messages.filter(
+            direction=Direction.INBOUND, sender_identity__customer=conversation.customer_id
+        )
         .order_by("-created_at", "-id")
         .select_related("sender_identity")
         .first()
@@ -199,23 +206,23 @@ def assign(
     agents take the same conversation at once, exactly one wins; the other gets
     a Conflict naming who has it.
     """
-    taking_for_self = agent is not None and agent.pk == actor.pk
-    releasing_own = agent is None and conversation.assignee_id == actor.pk
+    expected: int | None = (
+        conversation.assignee_id if expected_assignee_id is _UNSET else expected_assignee_id  # type: ignore[assignment]
+    )
+    # Taking an unassigned conversation, or letting go of one's own, is self-service;
+    # taking one from a colleague or handing one out is a lead's call.
+    taking_free = agent is not None and agent.pk == actor.pk and expected in (None, actor.pk)
+    releasing_own = agent is None and expected == actor.pk
     require(
         actor,
         "conversation.assign_self"
-        if taking_for_self or releasing_own
+        if taking_free or releasing_own
         else "conversation.assign_others",
     )
     if not can_see(actor, conversation):
         raise NotFound("No such conversation.")
     if agent is not None and (not agent.is_active or not can_see(agent, conversation)):
         raise ServiceError(f"{agent} cannot work on this conversation.")
-    expected: int | None = (
-        conversation.assignee_id
-        if expected_assignee_id is _UNSET
-        else expected_assignee_id  # type: ignore[assignment]
-    )
     now = timezone.now()
     with transaction.atomic():
         updated = Conversation.objects.filter(pk=conversation.pk, assignee_id=expected).update(

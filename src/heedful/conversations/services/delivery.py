@@ -18,6 +18,10 @@ from heedful.inboxes.registry import DeliveryResult, get_adapter
 
 log = logging.getLogger(__name__)
 
+# Our lease expired and another worker re-claimed the message: its outcome is theirs
+# to record. (Keep EMAIL_TIMEOUT well below the lease so this stays rare.)
+LOST_LEASE = "lost-lease"
+
 
 def claim(message_id: int) -> Message | None:
     """Take the delivery lease, or None if another worker has it or it is done."""
@@ -61,13 +65,14 @@ def _finish(message: Message, result: DeliveryResult) -> str:
         )
         if result.ok:
             status = DeliveryStatus.SENT
-            mine.update(
+            if not mine.update(
                 delivery_status=status,
                 sent_at=now,
                 lease_until=None,
                 delivery_error="",
                 external_id=result.external_id or message.external_id,
-            )
+            ):
+                return LOST_LEASE
             record_event(
                 conversation=message.conversation,
                 type=EventType.DELIVERED,
@@ -79,7 +84,10 @@ def _finish(message: Message, result: DeliveryResult) -> str:
             and message.delivery_attempts < settings.HEEDFUL_DELIVERY_MAX_ATTEMPTS
         )
         status = DeliveryStatus.PENDING if retry else DeliveryStatus.FAILED
-        mine.update(delivery_status=status, lease_until=None, delivery_error=result.error[:2000])
+        if not mine.update(
+            delivery_status=status, lease_until=None, delivery_error=result.error[:2000]
+        ):
+            return LOST_LEASE
         record_event(
             conversation=message.conversation,
             type=EventType.DELIVERY_FAILED,

@@ -35,6 +35,9 @@ def merge_conversations(
         raise NotFound("No such conversation.")
     if source.pk == target.pk:
         raise ServiceError("A conversation cannot be merged into itself.")
+    if source.customer_id != target.customer_id:
+        # Merging across customers exposes one customer's thread to another: a lead's call.
+        require(actor, "customer.merge")
     with transaction.atomic():
         # Lock in a fixed order (ORDER BY pk ... FOR UPDATE): opposite merges queue, never deadlock.
         both = Conversation.objects.select_for_update().filter(pk__in=[source.pk, target.pk])
@@ -42,6 +45,8 @@ def merge_conversations(
         source, target = locked[source.pk], locked[target.pk]
         if source.merged_into_id is not None or target.merged_into_id is not None:
             raise ServiceError("One of these conversations was already merged.")
+        if target.status == Status.CLOSED:
+            raise ServiceError("A closed conversation cannot take in another one.")
         moved = Message.objects.filter(conversation=source).update(conversation=target)
         _move_participants(source, target)
         for tag_id in ConversationTag.objects.filter(conversation=source).values_list(

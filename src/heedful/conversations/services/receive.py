@@ -23,6 +23,7 @@ from heedful.conversations.models import (
     Status,
 )
 from heedful.conversations.services.events import record_event
+from heedful.core import rows
 from heedful.core.models import Counter
 from heedful.customers.identities import normalize
 from heedful.customers.models import BlockedSender, Customer, Identity
@@ -54,11 +55,13 @@ class Quarantined(Exception):
 def store_raw(*, inbox: Inbox, payload: bytes, content_type: str) -> RawInbound:
     """Commit the raw input on its own, so a later failure loses nothing."""
     with transaction.atomic():
-        return RawInbound.objects.create(
-            inbox=inbox,
-            payload=payload,
-            content_type=content_type,
-            sha256=hashlib.sha256(payload).hexdigest(),
+        return rows.insert(
+            RawInbound(
+                inbox=inbox,
+                payload=payload,
+                content_type=content_type,
+                sha256=hashlib.sha256(payload).hexdigest(),
+            )
         )
 
 
@@ -98,19 +101,23 @@ def _quarantine(raw: RawInbound | None, reason: str) -> ReceiveResult:
 
 def _mark_raw(raw: RawInbound | None, status: str, message: Message) -> None:
     if raw is not None:
-        RawInbound.objects.filter(pk=raw.pk).update(
-            status=status, message=message, reason="", attempts=raw.attempts + 1
+        rows.update(
+            RawInbound,
+            raw.pk,
+            status=status,
+            message_id=message.pk,
+            reason="",
+            attempts=raw.attempts + 1,
         )
 
 
 def _find_duplicate(inbound: InboundMessage) -> Message | None:
     if not inbound.external_id:
         return None
-    return (
-        Message.objects.select_related("conversation")
-        .filter(inbox=inbound.inbox, external_id=inbound.external_id)
-        .first()
-    )
+    pk = rows.first_id(Message, inbox_id=inbound.inbox.pk, external_id=inbound.external_id)
+    if pk is None:
+        return None
+    return Message.objects.select_related("conversation").filter(pk=pk).first()
 
 
 def _receive_once(inbound: InboundMessage, raw: RawInbound | None) -> ReceiveResult:
@@ -130,20 +137,23 @@ def _receive_once(inbound: InboundMessage, raw: RawInbound | None) -> ReceiveRes
         elif conversation.status == Status.SOLVED:
             _reopen(conversation)
 
-        message = Message.objects.create(
-            conversation=conversation,
-            inbox=inbound.inbox,
-            direction=Direction.INBOUND,
-            author_type=AuthorType.CUSTOMER,
-            sender_identity=identity,
-            body_text=inbound.text,
-            body_html=inbound.html,
-            external_id=inbound.external_id or None,
-            created_at=now,
+        message = rows.insert(
+            Message(
+                conversation=conversation,
+                inbox=inbound.inbox,
+                direction=Direction.INBOUND,
+                author_type=AuthorType.CUSTOMER,
+                sender_identity=identity,
+                body_text=inbound.text,
+                body_html=inbound.html,
+                external_id=inbound.external_id or None,
+                created_at=now,
+            )
         )
         _store_attachments(message, inbound.attachments)
-        _add_participants(conversation, identity, inbound.cc)
-        _touch_on_inbound(conversation, message, now)
+        _add_participants(conversation, identity, inbound.cc, opened=created)
+        if not created:  # a new conversation was written with these fields already
+            _touch_on_inbound(conversation, message, now)
         record_event(
             conversation=conversation,
             type=EventType.MESSAGE_RECEIVED,
@@ -162,17 +172,21 @@ def _receive_once(inbound: InboundMessage, raw: RawInbound | None) -> ReceiveRes
 def resolve_identity(sender: Sender) -> Identity:
     """The Identity for a sender, creating the customer on first contact."""
     address = normalize(sender.kind, sender.address)
-    identity = (
-        Identity.objects.select_related("customer")
-        .filter(kind=sender.kind, address=address)
-        .first()
-    )
+    identity = None
+    pk = rows.first_id(Identity, kind=sender.kind, address=address)
+    if pk is not None:
+        identity = Identity.objects.select_related("customer").filter(pk=pk).first()
     if identity is None:
         try:
             with transaction.atomic():
-                customer = Customer.objects.create(name=sender.name.strip()[:200])
-                identity = Identity.objects.create(
-                    customer=customer, kind=sender.kind, address=address, verified=sender.verified
+                customer = rows.insert(Customer(name=sender.name.strip()[:200]))
+                identity = rows.insert(
+                    Identity(
+                        customer=customer,
+                        kind=sender.kind,
+                        address=address,
+                        verified=sender.verified,
+                    )
                 )
         except IntegrityError:
             # Created concurrently by another receive: use theirs.
@@ -238,17 +252,24 @@ def _open_conversation(inbound: InboundMessage, customer: Customer, now: datetim
     blocked = BlockedSender.is_blocked(
         inbound.sender.kind, normalize(inbound.sender.kind, inbound.sender.address)
     )
-    conversation = Conversation.objects.create(
-        number=Counter.next("conversation"),
-        subject=(inbound.subject or _subject_from(inbound.text))[:255],
-        status=Status.NEW,
-        customer=customer,
-        inbox=inbound.inbox,
-        team=inbound.inbox.team,
-        is_spam=blocked,
-        created_at=now,
-        updated_at=now,
-        last_message_at=now,
+    # Written as `_touch_on_inbound` leaves it after the first message, so the
+    # message does not have to update the row it just created.
+    conversation = rows.insert(
+        Conversation(
+            number=Counter.next("conversation"),
+            subject=(inbound.subject or _subject_from(inbound.text))[:255],
+            status=Status.NEW,
+            customer=customer,
+            inbox=inbound.inbox,
+            team=inbound.inbox.team,
+            is_spam=blocked,
+            created_at=now,
+            updated_at=now,
+            last_message_at=now,
+            waiting_since=now,
+            last_message_preview=_preview(inbound.text),
+            message_count=1,
+        )
     )
     record_event(
         conversation=conversation,
@@ -284,7 +305,7 @@ def _touch_on_inbound(conversation: Conversation, message: Message, now: datetim
         conversation.waiting_since = now
     conversation.last_message_at = now
     conversation.updated_at = now
-    conversation.last_message_preview = " ".join(message.body_text.split())[:PREVIEW_LENGTH]
+    conversation.last_message_preview = _preview(message.body_text)
     conversation.message_count += 1
     conversation.save(
         update_fields=[
@@ -300,8 +321,12 @@ def _touch_on_inbound(conversation: Conversation, message: Message, now: datetim
     )
 
 
+def _preview(text: str) -> str:
+    return " ".join(text.split())[:PREVIEW_LENGTH]
+
+
 def _add_participants(
-    conversation: Conversation, identity: Identity, cc: tuple[Sender, ...]
+    conversation: Conversation, identity: Identity, cc: tuple[Sender, ...], *, opened: bool
 ) -> None:
     role = (
         ParticipantRole.CUSTOMER
@@ -314,18 +339,16 @@ def _add_participants(
             wanted.append((resolve_identity(sender), ParticipantRole.CC))
         except ValueError:
             continue  # an unparseable CC address is not worth losing the message over
-    existing = set(
-        ConversationParticipant.objects.filter(
-            conversation=conversation, identity__in=[i for i, _ in wanted]
-        ).values_list("identity_id", flat=True)
-    )
+    existing: set[int] = set()
+    if not opened:  # a conversation opened by this message has nobody in it yet
+        existing = set(
+            ConversationParticipant.objects.filter(
+                conversation=conversation, identity__in=[i for i, _ in wanted]
+            ).values_list("identity_id", flat=True)
+        )
     new = {i.pk: (i, r) for i, r in wanted if i.pk not in existing}
-    ConversationParticipant.objects.bulk_create(
-        [
-            ConversationParticipant(conversation=conversation, identity=i, role=r)
-            for i, r in new.values()
-        ]
-    )
+    for i, r in new.values():
+        rows.insert(ConversationParticipant(conversation=conversation, identity=i, role=r))
 
 
 def _store_attachments(message: Message, attachments: tuple[InboundAttachment, ...]) -> None:

@@ -1,6 +1,7 @@
 """Turn a contact-form submission into the raw record and the InboundMessage."""
 
 import base64
+import hashlib
 import json
 from typing import Any
 
@@ -16,12 +17,25 @@ def to_raw(fields: dict[str, Any], files: list[InboundAttachment]) -> bytes:
     payload["attachments"] = [
         {
             "filename": f.filename,
-            "content_type": f.content_type,
+            "content_type": f.content_type[:100],
             "content": base64.b64encode(f.content).decode(),
         }
         for f in files
     ]
     return json.dumps(payload, sort_keys=True).encode()
+
+
+def external_id(data: dict[str, Any]) -> str:
+    """The form's submission id plus a digest of what was typed: a double click is the
+    same message, while going back, editing and sending again is a new one."""
+    typed = "\x1f".join(str(data.get(k, "")) for k in ("email", "name", "subject", "message"))
+    digest = hashlib.sha256(typed.encode()).hexdigest()[:16]
+    return f"webform:{data['submission_id']}:{digest}"
+
+
+def active_inbox() -> Inbox | None:
+    """The inbox /contact/ files requests into: the oldest active web form inbox."""
+    return Inbox.objects.filter(kind="webform", is_active=True).order_by("pk").first()
 
 
 def from_raw(inbox: Inbox, payload: bytes) -> InboundMessage:
@@ -35,8 +49,7 @@ def from_raw(inbox: Inbox, payload: bytes) -> InboundMessage:
         sender=Sender(kind=IdentityKind.EMAIL, address=data["email"], name=data.get("name", "")),
         subject=data.get("subject", ""),
         text=data["message"],
-        # The form's submission id makes a double click the same message.
-        external_id=f"webform:{data['submission_id']}",
+        external_id=external_id(data),
         attachments=attachments,
         raw=payload,
         raw_content_type=RAW_CONTENT_TYPE,
