@@ -146,10 +146,6 @@ def test_a_failing_batch_is_kept_for_the_next_run(cast, no_lag, monkeypatch):
     assert seen == all_event_ids()
 
 
-@pytest.mark.xfail(
-    reason="core.outbox.run_all: an exception in one consumer stops every consumer after it",
-    strict=True,
-)
 def test_a_failing_consumer_does_not_hold_up_the_others(cast, no_lag, monkeypatch, recorder):
     def broken(events):
         raise RuntimeError("poison event")
@@ -171,10 +167,6 @@ def test_events_younger_than_the_lag_window_wait(cast, settings, clock, recorder
     assert recorder == all_event_ids()
 
 
-@pytest.mark.xfail(
-    reason="core.outbox.run_consumer skips a young event when a later id is already old enough",
-    strict=True,
-)
 def test_the_lag_window_never_skips_an_event(cast, settings, clock, recorder):
     settings.HEEDFUL_OUTBOX_LAG_SECONDS = 2
     conversation = cast.conversation_a()
@@ -248,10 +240,6 @@ def test_search_finds_replies_and_notes_too(cast, no_lag):
     assert search_messages("quokka", user=cast.agent_b) == []
 
 
-@pytest.mark.xfail(
-    reason="search_messages filters access after LIMIT: newer hidden matches hide visible ones",
-    strict=True,
-)
 def test_search_finds_a_visible_match_behind_many_hidden_ones(cast, no_lag):
     visible = receive(cast.inbound(text="quokka one")).message
     for n in range(5):

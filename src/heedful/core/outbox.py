@@ -37,6 +37,7 @@ class Consumer:
 
 _CONSUMERS: dict[str, Consumer] = {}
 _run_lock = threading.Lock()
+_rerun = threading.Event()
 
 
 def consumer(name: str, types: Iterable[str] | None = None) -> Callable[[Handler], Handler]:
@@ -59,11 +60,10 @@ def run_consumer(name: str, batch_size: int = 1000) -> int:
     with transaction.atomic():
         ConsumerCursor.objects.get_or_create(name=name)
         cursor = ConsumerCursor.objects.select_for_update().get(name=name)
-        events_qs = ConversationEvent.objects.filter(id__gt=cursor.position)
-        lag = settings.HEEDFUL_OUTBOX_LAG_SECONDS
-        if lag:
-            events_qs = events_qs.filter(created_at__lte=timezone.now() - timedelta(seconds=lag))
-        events = list(events_qs.order_by("id")[:batch_size])
+        events = list(
+            ConversationEvent.objects.filter(id__gt=cursor.position).order_by("id")[:batch_size]
+        )
+        events = _settled(events)
         if not events:
             return 0
         wanted = [e for e in events if spec.types is None or e.type in spec.types]
@@ -74,25 +74,53 @@ def run_consumer(name: str, batch_size: int = 1000) -> int:
     return len(events)
 
 
+def _settled(events: list["ConversationEvent"]) -> list["ConversationEvent"]:
+    """The events up to (not including) the first one still inside the lag window.
+
+    Cutting at the first young event, rather than skipping young events, keeps
+    the cursor from jumping past one whose lower id commits after a higher one.
+    """
+    lag = settings.HEEDFUL_OUTBOX_LAG_SECONDS
+    if not lag:
+        return events
+    cutoff = timezone.now() - timedelta(seconds=lag)
+    for index, event in enumerate(events):
+        if event.created_at > cutoff:
+            return events[:index]
+    return events
+
+
 def run_all(batch_size: int = 1000, max_batches: int = 1000) -> dict[str, int]:
-    """Drain every consumer. Concurrent callers in one process simply skip."""
+    """Drain every consumer. A caller that finds a run in progress in this process
+    asks it to go round once more instead of waiting."""
     # Before reading: events committed from now on ring for another run.
     doorbell.answered()
+    _rerun.set()
     done: dict[str, int] = {}
     if not _run_lock.acquire(blocking=False):
         return done
     try:
-        for name in sorted(_CONSUMERS):
-            total = 0
-            for _ in range(max_batches):
-                moved = run_consumer(name, batch_size)
-                total += moved
-                if moved < batch_size:
-                    break
-            done[name] = total
+        while _rerun.is_set():
+            _rerun.clear()
+            for name in sorted(_CONSUMERS):
+                done[name] = done.get(name, 0) + _drain(name, batch_size, max_batches)
     finally:
         _run_lock.release()
     return done
+
+
+def _drain(name: str, batch_size: int, max_batches: int) -> int:
+    """One consumer's pending events; its failure is logged and holds up no other."""
+    total = 0
+    try:
+        for _ in range(max_batches):
+            moved = run_consumer(name, batch_size)
+            total += moved
+            if moved < batch_size:
+                break
+    except Exception:
+        log.exception("outbox consumer %s failed; its cursor stays before the failing batch", name)
+    return total
 
 
 def mark_all_caught_up() -> None:

@@ -132,7 +132,9 @@ class BlockedSender(models.Model):
 
     @classmethod
     def is_blocked(cls, kind: str, address: str) -> bool:
+        from heedful.core import rows  # every inbound message asks: keep it a bare probe
+
         candidates: list[Any] = [address]
         if kind == IdentityKind.EMAIL and "@" in address:
             candidates.append("@" + address.rsplit("@", 1)[1])
-        return cls.objects.filter(kind=kind, address__in=candidates).exists()
+        return any(rows.first_id(cls, kind=kind, address=c) is not None for c in candidates)

@@ -1,7 +1,8 @@
 """Full-text search over messages: SQLite FTS5 or PostgreSQL tsvector + GIN.
 
-Both use an unstemmed, case- and accent-insensitive word match with AND
-semantics, so the same query finds the same messages on either database.
+Both use an unstemmed, case-insensitive word match with AND semantics, so the
+same query finds the same messages on either database. (One difference is left:
+FTS5 also ignores accents, PostgreSQL's 'simple' configuration does not.)
 """
 
 import re
@@ -47,24 +48,36 @@ def rebuild_index() -> None:
             cursor.execute(f"INSERT INTO {FTS_TABLE}({FTS_TABLE}) VALUES ('rebuild')")
 
 
-def matching_message_ids(query: str, limit: int = 200) -> list[int]:
+def matching_message_ids(
+    query: str, limit: int = 200, *, within: tuple[str, Any] | None = None
+) -> list[int]:
+    """Ids of messages matching every word, newest first.
+
+    `within` is (SQL, params) selecting the conversation ids to search in; the
+    access rule goes into the query itself, so what a user may not see never
+    crowds out what they may.
+    """
     terms = words(query)
     if not terms:
         return []
+    scope, scope_params = "", []
+    if within is not None:
+        scope, scope_params = f" AND m.conversation_id IN ({within[0]})", list(within[1])
     with connection.cursor() as cursor:
         if connection.vendor == "sqlite":
             # Each word quoted: FTS5 syntax in the user's query is just text.
             match = " ".join(f'"{t}"' for t in terms)
             cursor.execute(
-                f"SELECT rowid FROM {FTS_TABLE} WHERE {FTS_TABLE} MATCH %s ORDER BY rowid DESC LIMIT %s",
-                [match, limit],
+                f"SELECT m.id FROM {FTS_TABLE} f JOIN conversations_message m ON m.id = f.rowid "
+                f"WHERE {FTS_TABLE} MATCH %s{scope} ORDER BY m.id DESC LIMIT %s",
+                [match, *scope_params, limit],
             )
         else:
             cursor.execute(
-                "SELECT id FROM conversations_message "
-                "WHERE to_tsvector('simple', body_text) @@ plainto_tsquery('simple', %s) "
-                "ORDER BY id DESC LIMIT %s",
-                [" ".join(terms), limit],
+                "SELECT m.id FROM conversations_message m "
+                "WHERE to_tsvector('simple', m.body_text) @@ plainto_tsquery('simple', %s)"
+                f"{scope} ORDER BY m.id DESC LIMIT %s",
+                [" ".join(terms), *scope_params, limit],
             )
         return [row[0] for row in cursor.fetchall()]
 
@@ -72,17 +85,15 @@ def matching_message_ids(query: str, limit: int = 200) -> list[int]:
 def search_messages(query: str, *, user: "User | Any", limit: int = 50) -> list[Message]:
     """Messages matching every word of `query` that `user` may see, newest first."""
     from heedful.conversations.access import visible_filter
-
-    ids = matching_message_ids(query, limit=limit * 4)
-    if not ids:
-        return []
     from heedful.conversations.models import Conversation
 
     allowed = Conversation.objects.filter(visible_filter(user)).values("pk")
-    visible = Message.objects.filter(pk__in=ids, conversation__in=allowed).select_related(
-        "conversation"
-    )
-    return list(visible.order_by("-id")[:limit])
+    sql, params = allowed.query.sql_with_params()
+    ids = matching_message_ids(query, limit=limit, within=(sql, params))
+    if not ids:
+        return []
+    found = Message.objects.filter(pk__in=ids).select_related("conversation")
+    return list(found.order_by("-id"))
 
 
 @consumer("search.index", types=INDEXED_EVENTS)
