@@ -69,6 +69,9 @@ def main() -> None:
     parser.add_argument("--run", type=int, default=0, help="Run number: new people per run.")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--warmup", type=int, default=100)
+    parser.add_argument(
+        "--flush-queue", action="store_true", help="empty this Huey queue first (bench only)"
+    )
     args = parser.parse_args()
 
     import django
@@ -81,6 +84,10 @@ def main() -> None:
     from heedful.inboxes.models import Inbox
     from heedful.inboxes.webform.intake import from_raw, to_raw
 
+    if args.flush_queue:
+        from huey.contrib.djhuey import HUEY
+
+        HUEY.flush()
     inbox = Inbox.objects.filter(kind="webform").order_by("pk").first()
     if inbox is None:
         sys.exit("no web form inbox")

@@ -86,3 +86,10 @@ def first_id(model: type[Model], **where: Any) -> Any:
         cursor.execute(sql, list(where.values()))
         row = cursor.fetchone()
     return None if row is None else row[0]
+
+
+def any_row(model: type[Model]) -> bool:
+    """Whether the table has a row at all (a cheap guard before a costlier lookup)."""
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT 1 FROM {_quote(model._meta.db_table)} LIMIT 1")
+        return cursor.fetchone() is not None

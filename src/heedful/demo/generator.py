@@ -116,7 +116,7 @@ def load_demo(
     with _sqlite_bulk_settings(), transaction.atomic():
         if bulk:
             loader.drop_secondary(PEOPLE_TABLES[1:] + CONVERSATION_TABLES)
-            phase.done("dropped secondary indexes")
+            phase.done("drop_indexes", "dropped secondary indexes")
         clock = Clock()
         first_customer = summary.first_customer_id = loader.next_id("customers")
         people, chunks = make_people(
@@ -137,33 +137,38 @@ def load_demo(
             summary.organizations += len(rows.organizations)
             summary.customers += len(rows.customers)
             summary.identities += len(rows.identities)
-        phase.done(f"{summary.customers:,} customers, {summary.identities:,} identities")
+        phase.done(
+            "customers", f"{summary.customers:,} customers, {summary.identities:,} identities"
+        )
 
         first_message = loader.next_id("messages")
         if conversations:
             setting = make_setting(workspace, people, anchor, clock)
             _write_conversations(loader, setting, conversations, window, seed, summary, say)
-            phase.done(f"{summary.conversations:,} conversations, {summary.messages:,} messages")
+            phase.done(
+                "conversations",
+                f"{summary.conversations:,} conversations, {summary.messages:,} messages",
+            )
             _customers_since_first_contact(loader, first_customer, first_customer + customers)
-            phase.done("customer first-contact times")
+            phase.done("first_contact", "customer first-contact times")
         if bulk:
             loader.restore_secondary()
-            phase.done("rebuilt indexes")
+            phase.done("rebuild_indexes", "rebuilt indexes")
         loader.index_messages_from(first_message)
-        phase.done("search index")
+        phase.done("search_index", "search index")
         loader.after_load(PEOPLE_TABLES + CONVERSATION_TABLES)
         if summary.last_number is not None:
             _counter_at_least(summary.last_number)
         rebuild_rollups(_local_days(*window))
-        phase.done("daily rollups")
+        phase.done("rollups", "daily rollups")
         # The demo wrote its own facts and index: consumers need not replay it.
         mark_all_caught_up()
-    phase.done("committed")
+    phase.done("commit", "committed")
     if connection.vendor == "sqlite" and bulk and not connection.in_atomic_block:
         # Fold the write-ahead log into the database now rather than on a later write.
         with connection.cursor() as cursor:
             cursor.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-        phase.done("checkpoint")
+        phase.done("checkpoint", "write-ahead log checkpointed")
     summary.seconds = time.monotonic() - started
     return summary
 
@@ -185,7 +190,8 @@ def _write_conversations(
     )
     summary.first_number, summary.last_number = ids.number, last_number
     plan = _Plan(setting, ids, count, window, seed)
-    batches = _made_elsewhere(plan) if count >= PARALLEL_THRESHOLD else _make_batches(plan)
+    parallel = count >= PARALLEL_THRESHOLD and "fork" in multiprocessing.get_all_start_methods()
+    batches = _made_elsewhere(plan) if parallel else _make_batches(plan)
     started = reported = time.monotonic()
     for batch in batches:
         for key in CONVERSATION_TABLES:
@@ -329,9 +335,9 @@ class _Phases:
         self.say = say
         self.last = time.monotonic()
 
-    def done(self, what: str) -> None:
+    def done(self, key: str, what: str) -> None:
         now = time.monotonic()
-        self.summary.phases[what] = round(now - self.last, 2)
+        self.summary.phases[key] = round(now - self.last, 2)
         self.say(f"{what} ({now - self.last:.1f}s)")
         self.last = now
 

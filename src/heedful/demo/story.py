@@ -616,6 +616,9 @@ def _reply_text(rng: random.Random, thread: Thread, template: str, values: dict[
     if thread.inbox.identity_kind != thread.last_sender[1]:
         kind = thread.setting.workspace.reply_inbox[thread.last_sender[1]].kind
     wrapper = rng.choice(texts.REPLY_WRAPPERS[kind])
+    if wrapper.startswith("Hi {first}"):
+        # The greeting names the customer already; once is warm, twice is a script.
+        template = template.replace(", {first}", "")
     return wrapper.format(
         text=template.format_map(values), first=values["first"], agent=values["agent"]
     )

@@ -6,7 +6,7 @@ generator both call it, so demo data carries exactly the facts services would.
 
 import zoneinfo
 from collections.abc import Iterable
-from datetime import date, datetime
+from datetime import date, datetime, time, timedelta
 from typing import Any
 
 from django.conf import settings
@@ -188,9 +188,16 @@ def rebuild_rollups(days: Iterable[date] | None = None) -> int:
 
 
 def _per_day(field: str, zone: zoneinfo.ZoneInfo, days: list[date] | None) -> Any:
-    qs = ConversationFact.objects.filter(**{f"{field}__isnull": False}).annotate(
-        day=TruncDate(field, tzinfo=zone)
-    )
+    qs = ConversationFact.objects.filter(**{f"{field}__isnull": False})
+    if days:
+        # A range on the indexed column first, so a consumer batch touching a few
+        # days reads those days' facts, not every fact (the local day is computed
+        # per row and no index can answer it). A day of slack each side covers any
+        # time-zone offset; the exact day filter below decides.
+        start = datetime.combine(days[0] - timedelta(days=1), time.min, tzinfo=zone)
+        end = datetime.combine(days[-1] + timedelta(days=2), time.min, tzinfo=zone)
+        qs = qs.filter(**{f"{field}__gte": start, f"{field}__lt": end})
+    qs = qs.annotate(day=TruncDate(field, tzinfo=zone))
     if days is not None:
         qs = qs.filter(day__in=days)
     return qs.values("day", "inbox_id").order_by()

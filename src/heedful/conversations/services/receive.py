@@ -249,7 +249,8 @@ def _follow_merges(conversation: Conversation) -> Conversation:
 
 
 def _open_conversation(inbound: InboundMessage, customer: Customer, now: datetime) -> Conversation:
-    blocked = BlockedSender.is_blocked(
+    # Most workspaces block nobody; the lookup only runs when somebody is blocked.
+    blocked = rows.any_row(BlockedSender) and BlockedSender.is_blocked(
         inbound.sender.kind, normalize(inbound.sender.kind, inbound.sender.address)
     )
     # Written as `_touch_on_inbound` leaves it after the first message, so the
