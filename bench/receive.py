@@ -95,11 +95,20 @@ def main() -> None:
     timed = submissions(args.messages, args.run, args.seed)
     for fields in warm:  # imports, caches and the first connections, not measured
         receive(from_raw(inbox, to_raw(fields, [])))
+    # As in `heedful run`, where web and worker share one process: the worker's WAL
+    # checkpointer runs beside the requests (SQLite only; a no-op elsewhere).
+    import threading
+
+    from heedful.core import checkpoint
+
+    stop = threading.Event()
+    checkpoint.start(stop)
     before = Message.objects.count()
     started = time.perf_counter()
     for fields in timed:
         receive(from_raw(inbox, to_raw(fields, [])))
     seconds = time.perf_counter() - started
+    stop.set()
     stored = Message.objects.count() - before
     if stored != args.messages:
         sys.exit(f"expected {args.messages} new messages, found {stored}")

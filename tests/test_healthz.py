@@ -65,3 +65,21 @@ def test_heartbeat_thread_beats_until_stopped():
         stop.set()
         thread.join(timeout=5)
     assert not thread.is_alive()
+
+
+def test_the_worker_checkpoints_the_sqlite_wal_off_the_request_path(transactional_db):
+    import threading
+
+    from django.db import connection
+
+    from heedful.core import checkpoint
+
+    stop = threading.Event()
+    thread = checkpoint.start(stop)
+    if connection.vendor != "sqlite":
+        assert thread is None
+        return
+    assert thread is not None and thread.is_alive()
+    stop.set()
+    thread.join(timeout=5)
+    assert not thread.is_alive()

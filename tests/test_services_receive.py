@@ -436,10 +436,6 @@ def test_a_cc_participant_writing_in_keeps_the_conversations_customer(cast):
     assert result.message.sender_identity.address == "boss@customer.test"
 
 
-@pytest.mark.xfail(
-    reason="receive._add_participants lets a CC entry overwrite the sender's customer role",
-    strict=True,
-)
 def test_a_sender_who_also_copies_themselves_stays_the_customer_participant(cast):
     result = receive(cast.inbound(cc=(Sender(kind="email", address="one@customer.test"),)))
     participant = ConversationParticipant.objects.get(conversation=result.conversation)
@@ -489,3 +485,10 @@ def test_webform_raw_payload_round_trips_through_its_parser(cast):
     assert result.raw is not None
     assert result.raw.content_type == RAW_CONTENT_TYPE
     assert cast.webform.adapter.parse(result.raw).text == inbound.text
+
+
+def test_html_from_outside_is_sanitized_before_it_is_stored(cast):
+    result = receive(
+        cast.inbound(text="Hi", html='<p onmouseover="x()">Hi<script>steal()</script></p>')
+    )
+    assert result.message.body_html == "<p>Hi</p>"

@@ -149,6 +149,8 @@ if DATABASE_VENDOR == "sqlite":
         "init_command": (
             "PRAGMA journal_mode=WAL;"
             "PRAGMA synchronous=NORMAL;"
+            # A backstop only: the worker checkpoints once a second (core.checkpoint).
+            "PRAGMA wal_autocheckpoint=10000;"
             "PRAGMA busy_timeout=30000;"
             "PRAGMA foreign_keys=ON;"
             "PRAGMA temp_store=MEMORY;"

@@ -14,7 +14,7 @@ from django.core.management.base import CommandError
 from django.utils.module_loading import autodiscover_modules
 from huey.consumer import Consumer
 
-from heedful.core import heartbeat
+from heedful.core import checkpoint, heartbeat
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +61,7 @@ class BackgroundWorker:
     def start(self) -> None:
         self.consumer.start()
         heartbeat.start(self._stop)
+        checkpoint.start(self._stop)
         self._watchdog = threading.Thread(
             target=self._watch, name="heedful-worker-watchdog", daemon=True
         )

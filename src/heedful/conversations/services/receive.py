@@ -24,6 +24,7 @@ from heedful.conversations.models import (
 )
 from heedful.conversations.services.events import record_event
 from heedful.core import rows
+from heedful.core.html import sanitize_html
 from heedful.core.models import Counter
 from heedful.customers.identities import normalize
 from heedful.customers.models import BlockedSender, Customer, Identity
@@ -145,7 +146,7 @@ def _receive_once(inbound: InboundMessage, raw: RawInbound | None) -> ReceiveRes
                 author_type=AuthorType.CUSTOMER,
                 sender_identity=identity,
                 body_text=inbound.text,
-                body_html=inbound.html,
+                body_html=sanitize_html(inbound.html),
                 external_id=inbound.external_id or None,
                 created_at=now,
             )
@@ -347,7 +348,10 @@ def _add_participants(
                 conversation=conversation, identity__in=[i for i, _ in wanted]
             ).values_list("identity_id", flat=True)
         )
-    new = {i.pk: (i, r) for i, r in wanted if i.pk not in existing}
+    new: dict[int, tuple[Identity, ParticipantRole]] = {}
+    for i, r in wanted:  # the first role wins: a sender who copies themselves stays the sender
+        if i.pk not in existing:
+            new.setdefault(i.pk, (i, r))
     for i, r in new.values():
         rows.insert(ConversationParticipant(conversation=conversation, identity=i, role=r))
 
