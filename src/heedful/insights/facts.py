@@ -214,14 +214,9 @@ def handle_events(events: list[ConversationEvent]) -> None:
         for f in ConversationFact.objects.filter(conversation_id__in=ids)
     }
     facts = refresh_facts(ids)
-    days: set[date] = set()
-    for fact in facts:
-        for moment in (fact.created_at, fact.solved_at, *before.get(fact.conversation_id, ())):
-            if moment is not None:
-                days.add(local_day(moment))
-    for created_at, solved_at in before.values():
-        for moment in (created_at, solved_at):
-            if moment is not None:
-                days.add(local_day(moment))
+    # The days each fact counts on now, and the days it counted on before.
+    moments = [m for f in facts for m in (f.created_at, f.solved_at)]
+    moments += [m for pair in before.values() for m in pair]
+    days = {local_day(m) for m in moments if m is not None}
     if days:
         rebuild_rollups(days)
