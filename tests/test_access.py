@@ -167,7 +167,7 @@ def test_an_agent_of_another_team_gets_404_for_the_attachment(cast, files, clien
 def test_an_anonymous_visitor_is_sent_to_login_for_an_attachment(files, client):
     response = client.get(f"/app/attachments/{files['a'].pk}/")
     assert response.status_code == 302
-    assert response["Location"].startswith("/admin/login/")
+    assert response["Location"].startswith("/app/login/")
 
 
 def test_a_missing_attachment_is_404_even_for_an_admin(cast, files, client):
@@ -219,14 +219,14 @@ def test_an_anonymous_visitor_reaches_no_workspace_page(cast, files, client):
     for path in paths:
         response = client.get(path)
         assert response.status_code == 302, path
-        assert response["Location"].startswith("/admin/login/"), path
+        assert response["Location"].startswith("/app/login/"), path
 
 
 def test_an_anonymous_visitor_reaches_no_admin_page(cast, client):
     for path in admin_paths():
         response = client.get(path)
         assert response.status_code == 302, path
-        assert response["Location"].startswith("/admin/login/"), path
+        assert response["Location"].startswith("/app/login/"), path
 
 
 @pytest.mark.parametrize("role_holder", ["agent_a", "lead_a"])
@@ -235,7 +235,7 @@ def test_agents_and_leads_are_refused_the_admin(cast, client, role_holder):
     for path in admin_paths():
         response = client.get(path)
         assert response.status_code == 302, path
-        assert response["Location"].startswith("/admin/login/"), path
+        assert response["Location"].startswith("/app/login/"), path
 
 
 def test_an_admin_reaches_the_admin(cast, client):

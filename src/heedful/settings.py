@@ -107,7 +107,9 @@ MIDDLEWARE = [
 ROOT_URLCONF = "heedful.urls"
 ASGI_APPLICATION = "heedful.asgi.application"
 AUTH_USER_MODEL = "accounts.User"
-LOGIN_URL = "/admin/login/"
+LOGIN_URL = "/app/login/"
+LOGIN_REDIRECT_URL = "/app/"
+LOGOUT_REDIRECT_URL = "/app/login/"
 AUTHENTICATION_BACKENDS = ["heedful.accounts.backends.RoleBackend"]
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -129,6 +131,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "heedful.workspace.context.workspace",
             ],
         },
     }
@@ -279,6 +282,8 @@ HEEDFUL_OUTBOX_LAG_SECONDS = env.float(
 )
 HEEDFUL_DELIVERY_LEASE_SECONDS = env.int("HEEDFUL_DELIVERY_LEASE_SECONDS", default=120)
 HEEDFUL_DELIVERY_MAX_ATTEMPTS = env.int("HEEDFUL_DELIVERY_MAX_ATTEMPTS", default=5)
+# Seconds an agent has to take back a reply before it is handed to its channel.
+HEEDFUL_UNDO_SECONDS = env.int("HEEDFUL_UNDO_SECONDS", default=0 if TESTING else 5)
 RATELIMIT_VIEW = "heedful.portal.views.rate_limited"
 # Behind a proxy the client address is in a header the proxy sets (X-Real-IP).
 RATELIMIT_IP_META_KEY = env.str("HEEDFUL_CLIENT_IP_HEADER", default="REMOTE_ADDR")

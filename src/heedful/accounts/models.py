@@ -105,3 +105,29 @@ class TeamMembership(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user} in {self.team}"
+
+
+class Notification(models.Model):
+    """Something an agent should look at: an @mention, a conversation handed to them."""
+
+    class Kind(models.TextChoices):
+        MENTION = "mention", "Mentioned in a note"
+        ASSIGNED = "assigned", "Conversation assigned"
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="notifications")
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    conversation = models.ForeignKey(
+        "conversations.Conversation", null=True, on_delete=models.CASCADE, related_name="+"
+    )
+    actor = models.ForeignKey(User, null=True, on_delete=models.SET_NULL, related_name="+")
+    text = models.CharField(max_length=200)
+    created_at = models.DateTimeField()
+    read_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["user", "read_at", "-created_at"], name="notification_inbox"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} for {self.user_id}"

@@ -21,6 +21,20 @@ class Status(models.TextChoices):
 UNSOLVED = (Status.NEW, Status.OPEN, Status.PENDING, Status.ON_HOLD)
 
 
+class Queue(models.IntegerChoices):
+    """Statuses grouped the way the workspace lists them.
+
+    Stored as a generated column so every list is an equality on one indexed
+    column followed by its sort key: `status IN ('new', 'open')` cannot walk an
+    index in `last_message_at` order, `queue = 0` can.
+    """
+
+    OPEN = 0, "Open"  # new or open: needs the team
+    PENDING = 1, "Pending"  # waiting on the customer
+    ON_HOLD = 2, "On hold"  # waiting on a third party
+    SOLVED = 3, "Solved"  # solved or closed
+
+
 class Priority(models.IntegerChoices):
     LOW = 0, "Low"
     NORMAL = 1, "Normal"
@@ -99,6 +113,16 @@ class Conversation(models.Model):
     waiting_since = models.DateTimeField(null=True, blank=True)
     reopen_count = models.PositiveIntegerField(default=0)
     message_count = models.PositiveIntegerField(default=0)
+    queue = models.GeneratedField(
+        expression=models.Case(
+            models.When(status__in=[Status.NEW, Status.OPEN], then=models.Value(Queue.OPEN)),
+            models.When(status=Status.PENDING, then=models.Value(Queue.PENDING)),
+            models.When(status=Status.ON_HOLD, then=models.Value(Queue.ON_HOLD)),
+            default=models.Value(Queue.SOLVED),
+        ),
+        output_field=models.SmallIntegerField(),
+        db_persist=True,
+    )
 
     objects = ConversationQuerySet.as_manager()
 
@@ -112,22 +136,26 @@ class Conversation(models.Model):
                 condition=~Q(merged_into=models.F("id")), name="conv_not_merged_into_self"
             ),
         ]
-        # One index per list the product shows, each ending in the keyset key.
+        # One index per list the product shows: an equality prefix, then the
+        # list's sort key, so keyset pages seek instead of scanning.
         indexes = [
-            models.Index(fields=["status", "-last_message_at", "-id"], name="conv_status_recent"),
-            models.Index(fields=["status", "waiting_since", "id"], name="conv_status_waiting"),
+            models.Index(fields=["queue", "-last_message_at", "-id"], name="conv_queue_recent"),
+            models.Index(fields=["queue", "waiting_since", "id"], name="conv_queue_waiting"),
             models.Index(
-                fields=["assignee", "status", "-last_message_at", "-id"],
-                name="conv_assignee_recent",
+                fields=["queue", "-priority", "-last_message_at", "-id"],
+                name="conv_queue_priority",
             ),
             models.Index(
-                fields=["team", "status", "-last_message_at", "-id"], name="conv_team_recent"
+                fields=["assignee", "queue", "-last_message_at", "-id"],
+                name="conv_assignee_queue",
             ),
             models.Index(
-                fields=["inbox", "status", "-last_message_at", "-id"], name="conv_inbox_recent"
+                fields=["team", "queue", "-last_message_at", "-id"], name="conv_team_queue"
+            ),
+            models.Index(
+                fields=["inbox", "queue", "-last_message_at", "-id"], name="conv_inbox_queue"
             ),
             models.Index(fields=["customer", "-last_message_at"], name="conv_customer_recent"),
-            models.Index(fields=["-priority", "waiting_since", "id"], name="conv_priority_waiting"),
             models.Index(fields=["solved_at"], name="conv_solved_at"),
             models.Index(fields=["created_at"], name="conv_created_at"),
         ]
@@ -171,6 +199,7 @@ class DeliveryStatus(models.TextChoices):
     SENDING = "sending", "Sending"
     SENT = "sent", "Sent"
     FAILED = "failed", "Failed"
+    CANCELLED = "cancelled", "Withdrawn by the agent (undo)"
 
 
 class Message(models.Model):
@@ -204,10 +233,12 @@ class Message(models.Model):
         default=False, help_text="Auto-acknowledgements; they never count as a first response."
     )
     delivery_status = models.CharField(
-        max_length=8, choices=DeliveryStatus.choices, default=DeliveryStatus.NONE, blank=True
+        max_length=10, choices=DeliveryStatus.choices, default=DeliveryStatus.NONE, blank=True
     )
     delivery_attempts = models.PositiveSmallIntegerField(default=0)
     lease_until = models.DateTimeField(null=True, blank=True)
+    # The undo window: a reply is not handed to its channel before this moment.
+    send_after = models.DateTimeField(null=True, blank=True)
     delivery_error = models.TextField(blank=True)
     sent_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField()
@@ -317,6 +348,7 @@ class EventType(models.TextChoices):
     CREATED = "created", "Conversation created"
     MESSAGE_RECEIVED = "message_received", "Message received"
     REPLY_SENT = "reply_sent", "Reply sent"
+    REPLY_UNDONE = "reply_undone", "Reply withdrawn"
     NOTE_ADDED = "note_added", "Note added"
     ASSIGNED = "assigned", "Assigned"
     STATUS_CHANGED = "status_changed", "Status changed"

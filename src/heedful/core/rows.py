@@ -30,7 +30,10 @@ def insert(obj: M) -> M:
     plan = _INSERTS.get(model)
     if plan is None:
         meta = model._meta
-        fields: list[Any] = [f for f in meta.local_concrete_fields if not f.primary_key]
+        # Generated columns are computed by the database and cannot be written.
+        fields: list[Any] = [
+            f for f in meta.local_concrete_fields if not f.primary_key and not f.generated
+        ]
         columns = ", ".join(_quote(f.column) for f in fields)
         marks = ", ".join(["%s"] * len(fields))
         pk_column = _quote(meta.pk.column)

@@ -1,8 +1,11 @@
-from django.urls import path
-
-from heedful.workspace import views
+from heedful.workspace.views import attachments, auth, conversation, customers, lists, notifications
 
 app_name = "workspace"
 urlpatterns = [
-    path("attachments/<int:pk>/", views.download_attachment, name="attachment"),
+    *auth.urlpatterns,
+    *lists.urlpatterns,
+    *conversation.urlpatterns,
+    *customers.urlpatterns,
+    *notifications.urlpatterns,
+    *attachments.urlpatterns,
 ]

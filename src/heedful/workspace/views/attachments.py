@@ -4,6 +4,7 @@ import logging
 
 from django.contrib.auth.decorators import login_required
 from django.http import FileResponse, Http404, HttpRequest
+from django.urls import path
 
 from heedful.conversations.access import get_attachment_for
 
@@ -27,3 +28,6 @@ def download_attachment(request: HttpRequest, pk: int) -> FileResponse:
     response["X-Content-Type-Options"] = "nosniff"
     response["Content-Security-Policy"] = "default-src 'none'; sandbox"
     return response
+
+
+urlpatterns = [path("attachments/<int:pk>/", download_attachment, name="attachment")]

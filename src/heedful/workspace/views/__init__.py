@@ -1,0 +1,1 @@
+"""Agent workspace views, one module per area; each module owns its `urlpatterns`."""
