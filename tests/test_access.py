@@ -226,7 +226,7 @@ def test_an_anonymous_visitor_reaches_no_admin_page(cast, client):
     for path in admin_paths():
         response = client.get(path)
         assert response.status_code == 302, path
-        assert response["Location"].startswith("/app/login/"), path
+        assert response["Location"].startswith("/admin/login/"), path
 
 
 @pytest.mark.parametrize("role_holder", ["agent_a", "lead_a"])
@@ -235,7 +235,7 @@ def test_agents_and_leads_are_refused_the_admin(cast, client, role_holder):
     for path in admin_paths():
         response = client.get(path)
         assert response.status_code == 302, path
-        assert response["Location"].startswith("/app/login/"), path
+        assert response["Location"].startswith("/admin/login/"), path
 
 
 def test_an_admin_reaches_the_admin(cast, client):
