@@ -50,7 +50,7 @@ def test_first_admin_comes_from_the_environment(monkeypatch, no_admin_env):
     assert admin.is_staff
     assert admin.check_password("a long passphrase")
     assert "a long passphrase" not in out.getvalue()
-    assert "/admin/" in out.getvalue()
+    assert "/app/" in out.getvalue()
 
 
 @pytest.mark.django_db
@@ -75,7 +75,7 @@ def test_generated_password_is_printed_once(no_admin_env):
     assert result.generated_password
     assert len(result.generated_password) >= 12
     assert result.generated_password in first.getvalue()
-    assert "http://127.0.0.1:9000/admin/" in first.getvalue()
+    assert "http://127.0.0.1:9000/app/" in first.getvalue()
     assert second.getvalue() == ""
     admin = User.objects.get(email=run.DEFAULT_ADMIN_EMAIL)
     assert admin.check_password(result.generated_password)

@@ -89,7 +89,7 @@ def ensure_admin(out: Out, base_url: str | None = None) -> AdminResult | None:
     except IntegrityError:
         # Another process created it at the same moment; that one prints the password.
         return None
-    sign_in = f"{base_url or settings.BASE_URL}/admin/"
+    sign_in = f"{base_url or settings.BASE_URL}/app/"
     verb = "Created" if created else "Restored admin rights for"
     if generated:
         line = "=" * 64
