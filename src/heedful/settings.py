@@ -94,12 +94,14 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "heedful.core.timing.ServerTimingMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "servestatic.middleware.ServeStaticMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "heedful.accounts.middleware.AgentTimeZoneMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
@@ -209,10 +211,23 @@ else:
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
+# How often (at most) a live socket re-reads its agent (active, teams, session):
+# losing access stops the stream within this many seconds of the next push.
+HEEDFUL_LIVE_RECHECK_SECONDS = env.float("HEEDFUL_LIVE_RECHECK_SECONDS", default=5.0)
+
 # --- email -----------------------------------------------------------------
 
 # Unset: outgoing mail is written to files under var/outbox so nothing is lost.
-_email = env.email_url("EMAIL_URL", default=f"filemail://{DATA_DIR / 'outbox'}")
+# (django-environ drops the leading slash of filemail:///abs/path, so the default
+# is spelled out rather than written as a URL.)
+_email: dict[str, Any] = {
+    "EMAIL_BACKEND": "django.core.mail.backends.filebased.EmailBackend",
+    "EMAIL_FILE_PATH": str(DATA_DIR / "outbox"),
+}
+if env.str("EMAIL_URL", default=""):
+    _email = env.email_url("EMAIL_URL")
+    if _email.get("EMAIL_FILE_PATH") and env.str("EMAIL_URL").startswith("filemail:///"):
+        _email["EMAIL_FILE_PATH"] = "/" + _email["EMAIL_FILE_PATH"].lstrip("/")
 if TESTING:
     _email = {"EMAIL_BACKEND": "django.core.mail.backends.locmem.EmailBackend"}
 vars().update(_email)
@@ -276,6 +291,11 @@ HEEDFUL_PHONE_REGION = env.str("HEEDFUL_PHONE_REGION", default="US")
 # --- product settings --------------------------------------------------------
 
 HEEDFUL_CONTACT_RATE = env.str("HEEDFUL_CONTACT_RATE", default="10/h")
+# Sign-in throttling: a window, never a lockout. Per client address and email, and per
+# client address alone (several agents may share one office address).
+HEEDFUL_LOGIN_RATE = env.str("HEEDFUL_LOGIN_RATE", default="5/m")
+HEEDFUL_LOGIN_IP_RATE = env.str("HEEDFUL_LOGIN_IP_RATE", default="60/m")
+HEEDFUL_PASSWORD_RESET_RATE = env.str("HEEDFUL_PASSWORD_RESET_RATE", default="10/h")
 # PostgreSQL may commit event ids out of order; consumers read this far behind.
 HEEDFUL_OUTBOX_LAG_SECONDS = env.float(
     "HEEDFUL_OUTBOX_LAG_SECONDS", default=0.0 if DATABASE_VENDOR == "sqlite" else 2.0
