@@ -19,6 +19,7 @@ from heedful.conversations.access import (
 from heedful.conversations.inbound import InboundAttachment
 from heedful.conversations.models import Attachment, Conversation
 from heedful.conversations.services import receive
+from heedful.workspace.views.auth import PUBLIC_NAMES
 from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -194,8 +195,23 @@ def workspace_paths() -> list[str]:
         if isinstance(p, URLResolver) and p.namespace == "workspace"
     ]
     return [
-        _sample_path(p, "workspace") for p in resolver.url_patterns if isinstance(p, URLPattern)
+        _sample_path(p, "workspace")
+        for p in resolver.url_patterns
+        if isinstance(p, URLPattern) and p.name not in PUBLIC_NAMES
     ]
+
+
+def test_only_sign_in_pages_are_public(client):
+    (resolver,) = [
+        p
+        for p in get_resolver().url_patterns
+        if isinstance(p, URLResolver) and p.namespace == "workspace"
+    ]
+    assert all(isinstance(p, URLPattern) for p in resolver.url_patterns)  # nothing nested
+    names = {p.name for p in resolver.url_patterns}
+    assert names >= PUBLIC_NAMES
+    assert client.get("/app/login/").status_code == 200
+    assert client.get("/app/password-reset/").status_code == 200
 
 
 def admin_paths() -> list[str]:
