@@ -149,6 +149,11 @@ class Conversation(models.Model):
                 fields=["assignee", "queue", "-last_message_at", "-id"],
                 name="conv_assignee_queue",
             ),
+            # "My open, oldest waiting first": without it that sort walks the whole queue.
+            models.Index(
+                fields=["assignee", "queue", "waiting_since", "id"],
+                name="conv_assignee_waiting",
+            ),
             models.Index(
                 fields=["team", "queue", "-last_message_at", "-id"], name="conv_team_queue"
             ),
