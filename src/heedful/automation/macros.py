@@ -8,6 +8,8 @@ import re
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from django.db.models import QuerySet
+
     from heedful.accounts.models import User
     from heedful.automation.models import Macro
     from heedful.conversations.models import Conversation
@@ -31,3 +33,15 @@ def render_macro(*, macro: "Macro", conversation: "Conversation", agent: "User")
     values = placeholders(conversation=conversation, agent=agent)
     # Unknown placeholders stay visible so the agent notices before sending.
     return _PLACEHOLDER.sub(lambda m: values.get(m.group(1), m.group(0)), macro.body)
+
+
+def usable_macros(user: "User") -> "QuerySet[Macro]":
+    """Active macros the agent may insert: everyone's, plus their teams' (admins: all)."""
+    from django.db.models import Q
+
+    from heedful.automation.models import Macro
+
+    macros = Macro.objects.filter(is_active=True)
+    if not getattr(user, "is_admin", False):
+        macros = macros.filter(Q(team__isnull=True) | Q(team__in=user.teams.all()))
+    return macros.order_by("name")

@@ -17,6 +17,7 @@ from django.db.models.functions import TruncDate
 from heedful.conversations.models import (
     Conversation,
     ConversationEvent,
+    DeliveryStatus,
     Direction,
     EventType,
     Status,
@@ -87,11 +88,13 @@ def refresh_facts(conversation_ids: Iterable[int]) -> list[ConversationFact]:
         .annotate(
             replies=Count(
                 "messages",
+                # A reply taken back inside its undo window was never said.
                 filter=Q(
                     messages__direction=Direction.OUTBOUND,
                     messages__is_note=False,
                     messages__is_automatic=False,
-                ),
+                )
+                & ~Q(messages__delivery_status=DeliveryStatus.CANCELLED),
             ),
             inbound=Count("messages", filter=Q(messages__direction=Direction.INBOUND)),
         )

@@ -2,12 +2,15 @@
 
 from heedful.conversations.services.actions import (
     assign,
+    default_recipient,
     mark_spam,
+    mentioned_users,
     note,
     reply,
     set_priority,
     set_status,
     tag,
+    undo_reply,
 )
 from heedful.conversations.services.delivery import deliver_message
 from heedful.conversations.services.merge import merge_conversations, merge_customers
@@ -22,8 +25,10 @@ __all__ = [
     "Quarantined",
     "ReceiveResult",
     "assign",
+    "default_recipient",
     "deliver_message",
     "mark_spam",
+    "mentioned_users",
     "merge_conversations",
     "merge_customers",
     "note",
@@ -33,4 +38,5 @@ __all__ = [
     "set_priority",
     "set_status",
     "tag",
+    "undo_reply",
 ]

@@ -1,15 +1,21 @@
 """What agents do to a conversation. Each service checks role and access, writes
 its events in the same transaction, and rings the outbox after commit."""
 
+import re
 from collections.abc import Iterable
-from typing import TYPE_CHECKING
+from datetime import timedelta
 
+from django.conf import settings
 from django.db import transaction
+from django.db.models import Min, Q, QuerySet
 from django.utils import timezone
 
+from heedful.accounts.models import Notification, User
+from heedful.accounts.notifications import notify
 from heedful.accounts.permissions import require
 from heedful.conversations.access import can_see
 from heedful.conversations.models import (
+    UNSOLVED,
     AuthorType,
     Conversation,
     ConversationParticipant,
@@ -24,14 +30,11 @@ from heedful.conversations.models import (
     Tag,
 )
 from heedful.conversations.services.events import record_event
-from heedful.core.errors import Conflict, NotFound, ServiceError
+from heedful.core.errors import Conflict, NotFound, PermissionDenied, ServiceError
 from heedful.core.html import sanitize_html
 from heedful.customers.models import Identity
 from heedful.inboxes.models import Inbox
 from heedful.inboxes.registry import get_adapter
-
-if TYPE_CHECKING:
-    from heedful.accounts.models import User
 
 _UNSET = object()
 
@@ -65,8 +68,9 @@ def reply(
         conversation = _locked(conversation)
         if conversation.status == Status.CLOSED:
             raise ServiceError("This conversation is closed; start a new one to write again.")
-        recipient = via_identity or _default_recipient(conversation)
+        recipient = via_identity or default_recipient(conversation)
         inbox = _inbox_for(conversation, recipient)
+        hold = max(0, int(settings.HEEDFUL_UNDO_SECONDS))
         message = Message.objects.create(
             conversation=conversation,
             inbox=inbox,
@@ -78,6 +82,8 @@ def reply(
             body_html=sanitize_html(html),
             is_automatic=is_automatic,
             delivery_status=DeliveryStatus.PENDING,
+            # The undo window: neither the delivery task nor the sweep sends before it.
+            send_after=now + timedelta(seconds=hold) if hold else None,
             created_at=now,
         )
         fields = ["last_message_at", "updated_at", "last_message_preview", "message_count"]
@@ -115,10 +121,116 @@ def reply(
 def _schedule_delivery(message_id: int) -> None:
     from heedful.conversations.tasks import deliver
 
-    deliver(message_id)
+    hold = max(0, int(settings.HEEDFUL_UNDO_SECONDS))
+    if hold:
+        # A second of slack: a task that wakes before send_after is skipped by claim(),
+        # and the message would then wait for the sweep.
+        deliver.schedule((message_id,), delay=hold + 1)
+    else:
+        deliver(message_id)
 
 
-def _default_recipient(conversation: Conversation) -> Identity | None:
+def undo_reply(*, message: Message, actor: "User") -> Message:
+    """Take back a reply inside its undo window, before any delivery attempt.
+
+    One conditional UPDATE (pending and still inside the window -> cancelled)
+    decides: claim() moves pending -> sending the same way, so an undo and a
+    delivery racing for the same message cannot both win. The withdrawn message
+    stays stored (cancelled) for the audit trail; the conversation's counters are
+    put back as if it had never been written.
+    """
+    conversation = message.conversation
+    _check(actor, "conversation.reply", conversation)
+    if message.is_note or message.direction != Direction.OUTBOUND:
+        raise ServiceError("Only a reply can be taken back.")
+    if message.author_agent_id != actor.pk:
+        raise PermissionDenied("Only the agent who wrote a reply can take it back.")
+    now = timezone.now()
+    with transaction.atomic():
+        conversation = _locked(conversation)
+        taken = Message.objects.filter(
+            pk=message.pk,
+            conversation=conversation,
+            delivery_status=DeliveryStatus.PENDING,
+            delivery_attempts=0,
+            send_after__gt=now,
+        ).update(delivery_status=DeliveryStatus.CANCELLED, lease_until=None)
+        if not taken:
+            raise _too_late(message.pk)
+        _restore_after_undo(conversation, message, now)
+        record_event(
+            conversation=conversation,
+            type=EventType.REPLY_UNDONE,
+            actor=actor,
+            data={"message_id": message.pk},
+        )
+    message.refresh_from_db()
+    return message
+
+
+def _too_late(message_id: int) -> ServiceError:
+    current = Message.objects.filter(pk=message_id).values("delivery_status").first()
+    status = current["delivery_status"] if current else None
+    if status == DeliveryStatus.CANCELLED:
+        return Conflict("This reply was already taken back.")
+    if status in (DeliveryStatus.SENDING, DeliveryStatus.SENT, DeliveryStatus.FAILED):
+        return Conflict("Too late to undo: this reply is already being sent.")
+    return Conflict("Too late to undo: the undo window has closed.")
+
+
+def _restore_after_undo(conversation: Conversation, message: Message, now: object) -> None:
+    """Recompute what reply() changed from the timeline that remains.
+
+    Recomputed rather than restored from a snapshot: a customer message may have
+    arrived during the window, and it must keep the conversation waiting.
+    """
+    remaining = Message.objects.filter(conversation=conversation, is_note=False).exclude(
+        Q(pk=message.pk) | Q(delivery_status=DeliveryStatus.CANCELLED)
+    )
+    replies = remaining.filter(direction=Direction.OUTBOUND, is_automatic=False)
+    fields = ["message_count", "updated_at"]
+    conversation.message_count = max(0, conversation.message_count - 1)
+    conversation.updated_at = now  # type: ignore[assignment]
+    if not message.is_automatic:
+        if conversation.first_response_at == message.created_at:
+            conversation.first_response_at = replies.aggregate(at=Min("created_at"))["at"]
+            fields.append("first_response_at")
+        last_reply = replies.order_by("-created_at", "-id").first()
+        unanswered = remaining.filter(direction=Direction.INBOUND)
+        if last_reply is not None:
+            # After it in timeline order: (created_at, id), as the timeline sorts.
+            unanswered = unanswered.filter(
+                Q(created_at__gt=last_reply.created_at)
+                | Q(created_at=last_reply.created_at, pk__gt=last_reply.pk)
+            )
+        first_unanswered = unanswered.aggregate(at=Min("created_at"))["at"]
+        if conversation.status in UNSOLVED and first_unanswered is not None:
+            conversation.waiting_since = first_unanswered
+            fields.append("waiting_since")
+    latest = remaining.order_by("-created_at", "-id").first()
+    if latest is not None:
+        conversation.last_message_at = latest.created_at
+        conversation.last_message_preview = " ".join(latest.body_text.split())[:200]
+        fields += ["last_message_at", "last_message_preview"]
+    if conversation.status == Status.OPEN and _opened_only_by_replies(conversation, remaining):
+        conversation.status = Status.NEW
+        fields.append("status")
+    conversation.save(update_fields=fields)
+
+
+def _opened_only_by_replies(conversation: Conversation, remaining: "QuerySet[Message]") -> bool:
+    """Whether the withdrawn reply is what moved the conversation from new to open.
+
+    Inbound messages leave a new conversation new; only a reply, a status change
+    or a reopen makes it open, and the last two leave events.
+    """
+    if remaining.filter(direction=Direction.OUTBOUND).exists():
+        return False
+    changed = (EventType.STATUS_CHANGED, EventType.REOPENED, EventType.MERGED_FROM)
+    return not conversation.events.filter(type__in=changed).exists()
+
+
+def default_recipient(conversation: Conversation) -> Identity | None:
     """Answer where the customer last wrote from, else any identity the channel can reach.
 
     Only the conversation's own customer: a CC'd or other participant is never
@@ -136,6 +248,9 @@ def _default_recipient(conversation: Conversation) -> Identity | None:
         return last_inbound.sender_identity
     kind = get_adapter(conversation.inbox.kind).identity_kind
     return conversation.customer.identities.filter(kind=kind).first()
+
+
+_default_recipient = default_recipient
 
 
 def _inbox_for(conversation: Conversation, recipient: Identity | None) -> Inbox:
@@ -167,10 +282,15 @@ def _join(conversation: Conversation, agent: "User") -> None:
 
 
 def note(*, conversation: Conversation, author: "User", text: str) -> Message:
-    """An internal note: never delivered, never counted as a response."""
+    """An internal note: never delivered, never counted as a response.
+
+    `@mentions` (see `mentioned_users`) are kept in the event and notify the
+    mentioned agents who may see the conversation; the others learn nothing.
+    """
     _check(author, "conversation.note", conversation)
     if not text.strip():
         raise ServiceError("A note needs some text.")
+    mentioned = mentioned_users(text)
     with transaction.atomic():
         conversation = _locked(conversation)
         message = Message.objects.create(
@@ -187,9 +307,63 @@ def note(*, conversation: Conversation, author: "User", text: str) -> Message:
             conversation=conversation,
             type=EventType.NOTE_ADDED,
             actor=author,
-            data={"message_id": message.pk},
+            # "mentions" only when there are some: notes written elsewhere (the demo)
+            # carry just the message id, and consumers read data.get("mentions", []).
+            data={"message_id": message.pk}
+            | ({"mentions": [u.pk for u in mentioned]} if mentioned else {}),
         )
+        readers = [u for u in mentioned if can_see(u, conversation)]
+        if readers:
+            snippet = " ".join(text.split())[:120]
+            notify(
+                users=readers,
+                kind=Notification.Kind.MENTION,
+                text=f"{author.display_name} mentioned you on #{conversation.number}: {snippet}",
+                conversation=conversation,
+                actor=author,
+            )
     return message
+
+
+# `@ana.silva` (an email's local part) or `@ana.silva@example.com` (the whole address).
+# Not after a word character, so "mail me at ana@example.com" mentions nobody.
+MENTION_RE = re.compile(r"(?<![\w@.+-])@([A-Za-z0-9._%+-]+(?:@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+)?)")
+
+
+def mentioned_users(text: str) -> list[User]:
+    """Active agents named by `@local-part` or `@full-address` in `text`, in text order.
+
+    A local part shared by several agents (ana@a.test, ana@b.test) mentions
+    nobody: the picker then inserts the full address, which is unambiguous.
+    """
+    tokens: list[str] = []
+    for match in MENTION_RE.finditer(text):
+        token = match.group(1).rstrip(".").lower()
+        if token and token not in tokens:
+            tokens.append(token)
+    if not tokens:
+        return []
+    emails = [t for t in tokens if "@" in t]
+    locals_ = [t for t in tokens if "@" not in t]
+    query = Q(email__in=emails)
+    for local in locals_[:20]:
+        query |= Q(email__istartswith=f"{local}@")
+    candidates = list(User.objects.filter(query, is_active=True)[:200])
+    by_email = {u.email.lower(): u for u in candidates}
+    by_local: dict[str, list[User]] = {}
+    for candidate in candidates:
+        by_local.setdefault(candidate.email.lower().split("@")[0], []).append(candidate)
+    found: list[User] = []
+    for token in tokens:
+        user: User | None
+        if "@" in token:
+            user = by_email.get(token)
+        else:
+            same = by_local.get(token, [])
+            user = same[0] if len(same) == 1 else None
+        if user is not None and user not in found:
+            found.append(user)
+    return found
 
 
 def assign(
@@ -241,6 +415,14 @@ def assign(
             actor=actor,
             data={"from": expected, "to": agent.pk if agent else None},
         )
+        if agent is not None and agent.pk != actor.pk:
+            notify(
+                users=[agent],
+                kind=Notification.Kind.ASSIGNED,
+                text=f"{actor.display_name} assigned #{current.number} to you: {current.subject}",
+                conversation=current,
+                actor=actor,
+            )
     return current
 
 

@@ -23,13 +23,21 @@ log = logging.getLogger(__name__)
 LOST_LEASE = "lost-lease"
 
 
+def _due(now: object) -> Q:
+    """Outside its undo window: a reply is never handed over before `send_after`."""
+    return Q(send_after__isnull=True) | Q(send_after__lte=now)
+
+
 def claim(message_id: int) -> Message | None:
-    """Take the delivery lease, or None if another worker has it or it is done."""
+    """Take the delivery lease, or None if another worker has it, it is done, it was
+    withdrawn (undo), or its undo window is still open."""
     now = timezone.now()
     lease_until = now + timedelta(seconds=settings.HEEDFUL_DELIVERY_LEASE_SECONDS)
     with transaction.atomic():
+        # The same conditional UPDATE as undo_reply's (pending -> ...): of a claim and
+        # an undo racing for one message, exactly one changes the row.
         taken = Message.objects.filter(
-            Q(delivery_status=DeliveryStatus.PENDING)
+            Q(delivery_status=DeliveryStatus.PENDING) & _due(now)
             | Q(delivery_status=DeliveryStatus.SENDING, lease_until__lt=now),
             pk=message_id,
         ).update(
@@ -97,7 +105,8 @@ def _finish(message: Message, result: DeliveryResult) -> str:
 
 
 def due_for_delivery(grace_seconds: int = 30) -> list[int]:
-    """Pending messages older than the grace period, and sends whose lease expired."""
+    """Pending messages older than the grace period and past their undo window, and
+    sends whose lease expired."""
     now = timezone.now()
     return list(
         Message.objects.filter(
@@ -105,8 +114,22 @@ def due_for_delivery(grace_seconds: int = 30) -> list[int]:
                 delivery_status=DeliveryStatus.PENDING,
                 created_at__lt=now - timedelta(seconds=grace_seconds),
             )
+            & _due(now)
             | Q(delivery_status=DeliveryStatus.SENDING, lease_until__lt=now)
         )
         .order_by("pk")
         .values_list("pk", flat=True)[:500]
     )
+
+
+def seconds_until_due(message_id: int) -> float | None:
+    """Seconds left in a pending reply's undo window, or None if it is not waiting on one."""
+    send_after = (
+        Message.objects.filter(pk=message_id, delivery_status=DeliveryStatus.PENDING)
+        .values_list("send_after", flat=True)
+        .first()
+    )
+    if send_after is None:
+        return None
+    left = (send_after - timezone.now()).total_seconds()
+    return left + 0.5 if left > 0 else None

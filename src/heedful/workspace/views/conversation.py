@@ -1,11 +1,617 @@
-"""Placeholder until the conversation page lands."""
+"""The conversation page: timeline, composers, controls and the customer panel.
 
-from django.http import HttpRequest, HttpResponse
-from django.urls import path
+Every view loads the conversation through the access rule (`get_conversation_for`),
+parses its input, calls one service and answers. htmx and JSON callers get a 4xx
+with `{"error": ...}` when a service refuses; plain form posts get a message and
+a redirect back to the page.
+"""
+
+import json
+import zoneinfo
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, cast
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.db.models import Q
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import redirect, render
+from django.urls import path, reverse
+from django.utils import timezone
+from django.views.decorators.http import require_GET, require_POST
+
+from heedful.accounts.models import Role, User
+from heedful.accounts.permissions import can
+from heedful.automation.macros import render_macro, usable_macros
+from heedful.conversations import services
+from heedful.conversations.access import get_conversation_for
+from heedful.conversations.models import (
+    Conversation,
+    ConversationEvent,
+    DeliveryStatus,
+    EventType,
+    Message,
+    Priority,
+    Status,
+)
+from heedful.core.errors import NotFound, ServiceError
+from heedful.customers.history import conversations_of, recent_elsewhere
+from heedful.customers.models import Identity
+from heedful.inboxes.registry import get_adapter
+
+PAST_LIMIT = 50
+
+# Events shown inline in the timeline, each as one quiet line.
+TIMELINE_EVENTS = (
+    EventType.ASSIGNED,
+    EventType.STATUS_CHANGED,
+    EventType.PRIORITY_CHANGED,
+    EventType.TAGS_CHANGED,
+    EventType.MERGED_INTO,
+    EventType.MERGED_FROM,
+    EventType.REOPENED,
+    EventType.CUSTOMER_MERGED,
+    EventType.REPLY_UNDONE,
+    EventType.DELIVERY_FAILED,
+    EventType.SPAM_MARKED,
+)
+
+# Presentation only: adapters may carry their own `icon`; these cover the built-in kinds.
+_ICONS = {
+    # Symbols every system font has (DejaVu included): emoji need an emoji font.
+    "email": "✉",
+    "webform": "✎",
+    "chat": "❝",
+    "sms": "✆",
+    "whatsapp": "☏",
+    "voice": "☎",
+    "api": "⚙",
+}
 
 
-def placeholder(request: HttpRequest, **kw: object) -> HttpResponse:
-    return HttpResponse("not built yet")
+def channel(kind: str) -> tuple[str, str]:
+    """(label, icon) of a channel kind, from its adapter."""
+    try:
+        adapter = get_adapter(kind)
+    except LookupError:
+        return kind, "•"
+    return adapter.label, getattr(adapter, "icon", None) or _ICONS.get(kind, "•")
 
 
-urlpatterns = [path("conversations/<int:pk>/", placeholder, name="conversation")]
+def _viewer_zone(user: Any) -> zoneinfo.ZoneInfo:
+    try:
+        return zoneinfo.ZoneInfo(getattr(user, "time_zone", "") or "UTC")
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        return zoneinfo.ZoneInfo("UTC")
+
+
+def _agent(request: HttpRequest) -> User:
+    """The signed-in agent (every view here is behind login_required)."""
+    return cast(User, request.user)
+
+
+def _wants_json(request: HttpRequest) -> bool:
+    return request.headers.get("HX-Request") == "true" or "application/json" in request.headers.get(
+        "Accept", ""
+    )
+
+
+def _page_url(conversation: Conversation) -> str:
+    return reverse("workspace:conversation", args=[conversation.pk])
+
+
+def _refused(request: HttpRequest, conversation: Conversation, exc: ServiceError) -> HttpResponse:
+    if _wants_json(request):
+        return JsonResponse({"error": exc.message, "code": exc.code}, status=exc.status_code)
+    messages.error(request, exc.message)
+    return redirect(_page_url(conversation))
+
+
+def _done(request: HttpRequest, conversation: Conversation, text: str) -> HttpResponse:
+    """Success: htmx swaps nothing and tells the page to refresh what changed."""
+    if _wants_json(request):
+        response = HttpResponse(status=204)
+        response["HX-Trigger"] = json.dumps(
+            {"heedful:conversation-changed": {"conversation_id": conversation.pk}}
+        )
+        return response
+    messages.success(request, text)
+    return redirect(_page_url(conversation))
+
+
+# --- reading -------------------------------------------------------------------------
+
+
+@dataclass
+class TimelineItem:
+    kind: str  # "message" or "event"
+    at: datetime
+    message: Message | None = None
+    text: str = ""
+    link: str = ""
+    tone: str = ""
+
+
+def _load(user: Any, pk: int) -> Conversation:
+    """The conversation with everything the header shows, through the access rule."""
+    conversation = get_conversation_for(user, pk)
+    return Conversation.objects.select_related(
+        "customer__organization", "inbox", "assignee", "team", "merged_into"
+    ).get(pk=conversation.pk)
+
+
+def _timeline(conversation: Conversation) -> list[TimelineItem]:
+    """Messages and quiet event lines in time order; a fixed number of queries."""
+    rows = (
+        conversation.messages.exclude(delivery_status=DeliveryStatus.CANCELLED)
+        .select_related("author_agent", "sender_identity", "recipient_identity", "inbox")
+        .prefetch_related("attachments")
+        .order_by("created_at", "id")
+    )
+    items: list[tuple[datetime, int, int, TimelineItem]] = []
+    for message in rows:
+        label, icon = channel(message.inbox.kind)
+        message.channel_label, message.channel_icon = label, icon  # type: ignore[attr-defined]
+        items.append(
+            (
+                message.created_at,
+                0,
+                message.pk,
+                TimelineItem("message", message.created_at, message),
+            )
+        )
+    events = list(
+        conversation.events.filter(type__in=TIMELINE_EVENTS)
+        .select_related("actor")
+        .order_by("created_at", "id")
+    )
+    names = _agent_names(events)
+    for event in events:
+        text, link, tone = _describe(event, names)
+        items.append(
+            (
+                event.created_at,
+                1,
+                event.pk,
+                TimelineItem("event", event.created_at, text=text, link=link, tone=tone),
+            )
+        )
+    items.sort(key=lambda item: item[:3])
+    return [item[3] for item in items]
+
+
+def _agent_names(events: list[ConversationEvent]) -> dict[int, str]:
+    ids = {
+        int(value)
+        for e in events
+        if e.type == EventType.ASSIGNED
+        for value in (e.data.get("from"), e.data.get("to"))
+        if value is not None
+    }
+    if not ids:
+        return {}
+    return {u.pk: u.display_name for u in User.objects.filter(pk__in=ids)}
+
+
+def _status_label(value: object) -> str:
+    try:
+        return str(Status(str(value)).label)
+    except ValueError:
+        return str(value)
+
+
+def _describe(event: ConversationEvent, names: dict[int, str]) -> tuple[str, str, str]:
+    """One quiet line: (text, link, tone)."""
+    who = event.actor.display_name if event.actor else "Heedful"
+    data = event.data or {}
+    kind = event.type
+    if kind == EventType.ASSIGNED:
+        to = data.get("to")
+        if to is None:
+            return f"{who} unassigned this", "", ""
+        if event.actor_id == to:
+            return f"{who} took this", "", ""
+        return f"{who} assigned this to {names.get(int(to), 'an agent')}", "", ""
+    if kind == EventType.STATUS_CHANGED:
+        return (
+            f"{who} changed the status from {_status_label(data.get('from'))} "
+            f"to {_status_label(data.get('to'))}",
+            "",
+            "",
+        )
+    if kind == EventType.REOPENED:
+        if event.actor is None:
+            return "The customer wrote again: reopened", "", ""
+        return f"{who} reopened this", "", ""
+    if kind == EventType.PRIORITY_CHANGED:
+        try:
+            label = Priority(int(data.get("to", 1))).label
+        except (ValueError, TypeError):
+            label = str(data.get("to"))
+        return f"{who} set the priority to {label}", "", ""
+    if kind == EventType.TAGS_CHANGED:
+        added, removed = data.get("added", []), data.get("removed", [])
+        parts = ([f"tagged it {', '.join(added)}"] if added else []) + (
+            [f"removed the tag {', '.join(removed)}"] if removed else []
+        )
+        return f"{who} {' and '.join(parts) or 'changed tags'}", "", ""
+    if kind == EventType.MERGED_INTO:
+        target = data.get("target_id")
+        link = reverse("workspace:conversation", args=[target]) if target else ""
+        return f"{who} merged this into #{data.get('target_number', '?')}", link, ""
+    if kind == EventType.MERGED_FROM:
+        return f"{who} merged #{data.get('source_number', '?')} into this", "", ""
+    if kind == EventType.CUSTOMER_MERGED:
+        return f"{who} merged two customer records into this customer", "", ""
+    if kind == EventType.REPLY_UNDONE:
+        return f"{who} withdrew a reply before it was sent", "", ""
+    if kind == EventType.DELIVERY_FAILED:
+        retry = " (will retry)" if data.get("will_retry") else ""
+        return f"Delivery failed: {data.get('error', '')}{retry}", "", "danger"
+    if kind == EventType.SPAM_MARKED:
+        return (
+            (
+                f"{who} marked this as spam"
+                if data.get("spam")
+                else f"{who} marked this as not spam"
+            ),
+            "",
+            "",
+        )
+    return str(event.get_type_display()), "", ""
+
+
+def _agents_for(conversation: Conversation) -> list[User]:
+    """Agents to offer in the assign and @mention pickers.
+
+    A convenience pre-filter mirroring the access rule (admins, the team, the
+    assignee; everyone when unrouted): the services decide for real, and refuse
+    or skip anyone who cannot see the conversation.
+    """
+    agents = User.objects.filter(is_active=True)
+    if conversation.team_id is not None:
+        agents = agents.filter(
+            Q(role=Role.ADMIN)
+            | Q(is_superuser=True)
+            | Q(teams=conversation.team_id)
+            | Q(pk=conversation.assignee_id or 0)
+        )
+    found = list(agents.distinct().order_by("name", "email")[:500])
+    locals_: dict[str, int] = {}
+    for agent in found:
+        local = agent.email.split("@")[0].lower()
+        locals_[local] = locals_.get(local, 0) + 1
+    for agent in found:
+        local = agent.email.split("@")[0].lower()
+        agent.mention = local if locals_[local] == 1 else agent.email  # type: ignore[attr-defined]
+    return found
+
+
+def _panel_context(
+    conversation: Conversation, user: Any, identities: list[Identity]
+) -> dict[str, Any]:
+    customer = conversation.customer
+    past = conversations_of(customer, user, exclude=conversation, limit=PAST_LIMIT)
+    for other in past:
+        other.channel_label, other.channel_icon = channel(other.inbox.kind)  # type: ignore[attr-defined]
+    recent = recent_elsewhere(conversation, user)
+    for message in recent:
+        message.channel_label, message.channel_icon = channel(message.inbox.kind)  # type: ignore[attr-defined]
+    preferred = channel(customer.preferred_channel)[0] if customer.preferred_channel else ""
+    return {
+        "customer": customer,
+        "preferred_channel": preferred,
+        "identities": identities,
+        "past": past,
+        "past_limited": len(past) >= PAST_LIMIT,
+        "recent": recent,
+    }
+
+
+def _summary_context(conversation: Conversation, user: Any) -> dict[str, Any]:
+    label, icon = channel(conversation.inbox.kind)
+    return {
+        "conversation": conversation,
+        "channel_label": label,
+        "channel_icon": icon,
+        "tags": list(conversation.tags.values_list("name", flat=True)),
+        "statuses": [(v, lbl) for v, lbl in Status.choices if v != conversation.status],
+        "priorities": Priority.choices,
+        "can_assign_others": can(user, "conversation.assign_others"),
+        "is_mine": conversation.assignee_id == user.pk,
+    }
+
+
+@login_required
+@require_GET
+def conversation_page(request: HttpRequest, pk: int) -> HttpResponse:
+    conversation = _load(_agent(request), pk)
+    if conversation.merged_into_id is not None:
+        try:
+            target = get_conversation_for(_agent(request), conversation.merged_into_id)
+        except Http404:
+            pass  # the target is out of sight: show the closed source instead
+        else:
+            return redirect(_page_url(target))
+    user = _agent(request)
+    identities = list(conversation.customer.identities.order_by("kind", "address"))
+    default = services.default_recipient(conversation)
+    agents = _agents_for(conversation)
+    context = {
+        "section": "conversations",
+        **_summary_context(conversation, user),
+        "timeline": _timeline(conversation),
+        "agents": agents,
+        "mention_agents": [
+            {"id": a.pk, "name": a.display_name, "handle": a.mention}  # type: ignore[attr-defined]
+            for a in agents
+        ],
+        "macros": list(usable_macros(user).only("pk", "name")),
+        "reply_identities": identities,
+        "default_identity_id": default.pk if default else None,
+        "undo_seconds": _undo_seconds(),
+        **_panel_context(conversation, user, identities),
+    }
+    with timezone.override(_viewer_zone(user)):
+        return render(request, "workspace/conversation.html", context)
+
+
+@login_required
+@require_GET
+def timeline_partial(request: HttpRequest, pk: int) -> HttpResponse:
+    conversation = _load(_agent(request), pk)
+    context = {"conversation": conversation, "timeline": _timeline(conversation)}
+    with timezone.override(_viewer_zone(_agent(request))):
+        return render(request, "workspace/conversation.html#timeline", context)
+
+
+@login_required
+@require_GET
+def summary_partial(request: HttpRequest, pk: int) -> HttpResponse:
+    conversation = _load(_agent(request), pk)
+    context = {
+        **_summary_context(conversation, _agent(request)),
+        "agents": _agents_for(conversation),
+    }
+    with timezone.override(_viewer_zone(_agent(request))):
+        return render(request, "workspace/conversation.html#summary", context)
+
+
+def _undo_seconds() -> int:
+    from django.conf import settings
+
+    return max(0, int(settings.HEEDFUL_UNDO_SECONDS))
+
+
+# --- composers -----------------------------------------------------------------------
+
+
+@login_required
+@require_POST
+def reply_view(request: HttpRequest, pk: int) -> HttpResponse:
+    conversation = get_conversation_for(_agent(request), pk)
+    text = request.POST.get("text", "")
+    via: Identity | None = None
+    via_id = request.POST.get("via_identity", "").strip()
+    try:
+        if via_id:
+            via = Identity.objects.filter(pk=int(via_id) if via_id.isdigit() else 0).first()
+            if via is None:
+                raise ServiceError("That address no longer exists.")
+        message = services.reply(
+            conversation=conversation, author=_agent(request), text=text, via_identity=via
+        )
+    except ServiceError as exc:
+        return _refused(request, conversation, exc)
+    if _wants_json(request):
+        return JsonResponse(
+            {
+                "ok": True,
+                "message_id": message.pk,
+                "undo_url": reverse("workspace:undo_reply", args=[conversation.pk, message.pk]),
+                "undo_seconds": _undo_seconds(),
+            },
+            status=201,
+        )
+    messages.success(request, "Reply sent.")
+    return redirect(_page_url(conversation))
+
+
+@login_required
+@require_POST
+def note_view(request: HttpRequest, pk: int) -> HttpResponse:
+    conversation = get_conversation_for(_agent(request), pk)
+    try:
+        message = services.note(
+            conversation=conversation, author=_agent(request), text=request.POST.get("text", "")
+        )
+    except ServiceError as exc:
+        return _refused(request, conversation, exc)
+    if _wants_json(request):
+        return JsonResponse({"ok": True, "message_id": message.pk}, status=201)
+    messages.success(request, "Note added.")
+    return redirect(_page_url(conversation))
+
+
+@login_required
+@require_POST
+def undo_view(request: HttpRequest, pk: int, mid: int) -> HttpResponse:
+    conversation = get_conversation_for(_agent(request), pk)
+    message = (
+        Message.objects.filter(pk=mid, conversation=conversation, is_note=False)
+        .select_related("conversation")
+        .first()
+    )
+    try:
+        if message is None:
+            raise NotFound("No such reply.")
+        message = services.undo_reply(message=message, actor=_agent(request))
+    except ServiceError as exc:
+        return _refused(request, conversation, exc)
+    if _wants_json(request):
+        return JsonResponse({"ok": True, "text": message.body_text})
+    messages.success(request, "Reply withdrawn. Its text is below:\n" + message.body_text[:500])
+    return redirect(_page_url(conversation) + "#reply")
+
+
+@login_required
+@require_GET
+def macro_view(request: HttpRequest, pk: int, macro_id: int) -> JsonResponse:
+    conversation = get_conversation_for(_agent(request), pk)
+    macro = usable_macros(_agent(request)).filter(pk=macro_id).first()
+    if macro is None:
+        return JsonResponse({"error": "No such macro."}, status=404)
+    text = render_macro(macro=macro, conversation=conversation, agent=_agent(request))
+    return JsonResponse({"id": macro.pk, "name": macro.name, "text": text})
+
+
+# --- controls ------------------------------------------------------------------------
+
+
+def _control(request: HttpRequest, pk: int, act: Callable[[Conversation], str]) -> HttpResponse:
+    conversation = get_conversation_for(_agent(request), pk)
+    try:
+        text = act(conversation)
+    except ServiceError as exc:
+        return _refused(request, conversation, exc)
+    return _done(request, conversation, text)
+
+
+def _int(value: str, what: str) -> int:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        raise ServiceError(f"Choose a {what}.") from None
+
+
+@login_required
+@require_POST
+def assign_view(request: HttpRequest, pk: int) -> HttpResponse:
+    def act(conversation: Conversation) -> str:
+        choice = request.POST.get("agent", "").strip()
+        agent: User | None
+        if choice == "me":
+            agent = _agent(request)
+        elif choice in ("", "none"):
+            agent = None
+        else:
+            agent = User.objects.filter(pk=_int(choice, "person"), is_active=True).first()
+            if agent is None:
+                raise ServiceError("That agent cannot work on this conversation.")
+        kwargs: dict[str, Any] = {}
+        if "expected" in request.POST:
+            expected = request.POST["expected"].strip()
+            kwargs["expected_assignee_id"] = _int(expected, "person") if expected else None
+        services.assign(conversation=conversation, agent=agent, actor=_agent(request), **kwargs)
+        return f"Assigned to {agent.display_name}." if agent else "Unassigned."
+
+    return _control(request, pk, act)
+
+
+@login_required
+@require_POST
+def status_view(request: HttpRequest, pk: int) -> HttpResponse:
+    def act(conversation: Conversation) -> str:
+        status = request.POST.get("status", "")
+        services.set_status(conversation=conversation, status=status, actor=_agent(request))
+        return f"Status: {_status_label(status)}."
+
+    return _control(request, pk, act)
+
+
+@login_required
+@require_POST
+def priority_view(request: HttpRequest, pk: int) -> HttpResponse:
+    def act(conversation: Conversation) -> str:
+        priority = _int(request.POST.get("priority", ""), "priority")
+        services.set_priority(conversation=conversation, priority=priority, actor=_agent(request))
+        return "Priority changed."
+
+    return _control(request, pk, act)
+
+
+@login_required
+@require_POST
+def tags_view(request: HttpRequest, pk: int) -> HttpResponse:
+    def act(conversation: Conversation) -> str:
+        add = [t for t in request.POST.get("add", "").split(",") if t.strip()]
+        remove = request.POST.getlist("remove")
+        if not add and not remove:
+            raise ServiceError("Type a tag to add.")
+        services.tag(conversation=conversation, actor=_agent(request), add=add, remove=remove)
+        return "Tags updated."
+
+    return _control(request, pk, act)
+
+
+@login_required
+@require_POST
+def spam_view(request: HttpRequest, pk: int) -> HttpResponse:
+    def act(conversation: Conversation) -> str:
+        spam = request.POST.get("spam", "1") not in ("0", "false", "")
+        services.mark_spam(conversation=conversation, actor=_agent(request), spam=spam)
+        return "Marked as spam." if spam else "Marked as not spam."
+
+    return _control(request, pk, act)
+
+
+@login_required
+@require_POST
+def merge_view(request: HttpRequest, pk: int) -> HttpResponse:
+    """Two steps: the number gets a confirmation naming both; `confirm` merges."""
+    conversation = get_conversation_for(_agent(request), pk)
+    raw = request.POST.get("number", "").strip().lstrip("#")
+    try:
+        if not raw.isdigit():
+            raise ServiceError("Type the number of the conversation to merge into.")
+        target = (
+            Conversation.objects.visible_to(_agent(request))
+            .select_related("customer", "inbox")
+            .filter(number=int(raw))
+            .first()
+        )
+        if target is None:
+            raise NotFound(f"There is no conversation #{raw} that you can see.")
+        if target.pk == conversation.pk:
+            raise ServiceError("A conversation cannot be merged into itself.")
+        if request.POST.get("confirm") == "yes":
+            services.merge_conversations(source=conversation, target=target, actor=_agent(request))
+    except ServiceError as exc:
+        return _refused(request, conversation, exc)
+    if request.POST.get("confirm") == "yes":
+        url = _page_url(target)
+        if _wants_json(request):
+            response = HttpResponse(status=204)
+            response["HX-Redirect"] = url
+            return response
+        messages.success(request, f"#{conversation.number} was merged into #{target.number}.")
+        return redirect(url)
+    context = {
+        "section": "conversations",
+        "conversation": conversation,
+        "target": target,
+        "cross_customer": target.customer_id != conversation.customer_id,
+    }
+    template = "workspace/conversation_merge.html"
+    if request.headers.get("HX-Request") == "true":
+        template += "#confirm"
+    return render(request, template, context)
+
+
+urlpatterns = [
+    path("conversations/<int:pk>/", conversation_page, name="conversation"),
+    path("conversations/<int:pk>/timeline/", timeline_partial, name="timeline"),
+    path("conversations/<int:pk>/summary/", summary_partial, name="conversation_summary"),
+    path("conversations/<int:pk>/reply/", reply_view, name="conversation_reply"),
+    path("conversations/<int:pk>/note/", note_view, name="conversation_note"),
+    path("conversations/<int:pk>/messages/<int:mid>/undo/", undo_view, name="undo_reply"),
+    path("conversations/<int:pk>/macros/<int:macro_id>/", macro_view, name="conversation_macro"),
+    path("conversations/<int:pk>/assign/", assign_view, name="conversation_assign"),
+    path("conversations/<int:pk>/status/", status_view, name="conversation_status"),
+    path("conversations/<int:pk>/priority/", priority_view, name="conversation_priority"),
+    path("conversations/<int:pk>/tags/", tags_view, name="conversation_tags"),
+    path("conversations/<int:pk>/spam/", spam_view, name="conversation_spam"),
+    path("conversations/<int:pk>/merge/", merge_view, name="conversation_merge"),
+]
