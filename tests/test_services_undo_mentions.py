@@ -300,3 +300,33 @@ def test_a_refused_assignment_notifies_nobody(cast):
     with pytest.raises(PermissionDenied):
         assign(conversation=cast.conversation_a(), agent=cast.lead_a, actor=cast.agent_a)
     assert not Notification.objects.exists()
+
+
+# --- a withdrawn reply elsewhere --------------------------------------------------------
+
+
+def test_a_withdrawn_reply_is_not_found_by_search(cast, undo_window):
+    from heedful.core.outbox import run_all
+    from heedful.search.backends import search_messages
+
+    conversation = cast.conversation_a()
+    message = reply(conversation=conversation, author=cast.agent_a, text="Zanzibar refund sent.")
+    undo_reply(message=message, actor=cast.agent_a)
+    run_all()
+
+    assert search_messages("zanzibar", user=cast.admin) == []
+
+
+def test_merging_ignores_a_withdrawn_reply(cast, undo_window):
+    from heedful.conversations.services import merge_conversations
+
+    source = cast.conversation_a(subject="First")
+    target = cast.conversation_a(subject="Second")
+    message = reply(conversation=source, author=cast.agent_a, text="Taken back.")
+    undo_reply(message=message, actor=cast.agent_a)
+
+    merged = merge_conversations(source=source, target=target, actor=cast.agent_a)
+
+    assert merged.first_response_at is None
+    assert merged.message_count == 2
+    assert "Taken back" not in merged.last_message_preview

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from django.db import connection
 
-from heedful.conversations.models import ConversationEvent, EventType, Message
+from heedful.conversations.models import ConversationEvent, DeliveryStatus, EventType, Message
 from heedful.core.outbox import consumer
 
 if TYPE_CHECKING:
@@ -92,7 +92,12 @@ def search_messages(query: str, *, user: "User | Any", limit: int = 50) -> list[
     ids = matching_message_ids(query, limit=limit, within=(sql, params))
     if not ids:
         return []
-    found = Message.objects.filter(pk__in=ids).select_related("conversation")
+    # A reply withdrawn in its undo window was never said to the customer.
+    found = (
+        Message.objects.filter(pk__in=ids)
+        .exclude(delivery_status=DeliveryStatus.CANCELLED)
+        .select_related("conversation")
+    )
     return list(found.order_by("-id"))
 
 

@@ -13,6 +13,7 @@ from heedful.conversations.models import (
     Conversation,
     ConversationParticipant,
     ConversationTag,
+    DeliveryStatus,
     Direction,
     EventType,
     Message,
@@ -105,7 +106,9 @@ def _refresh_counters(conversation: Conversation, extra_reopens: int = 0) -> Non
     """Recompute what the timeline determines after messages moved in."""
     # Notes are internal: as in reply() and receive(), the counters see only what
     # the customer and the team said to each other.
-    messages = Message.objects.filter(conversation=conversation, is_note=False)
+    messages = Message.objects.filter(conversation=conversation, is_note=False).exclude(
+        delivery_status=DeliveryStatus.CANCELLED  # withdrawn replies were never sent
+    )
     stats = messages.aggregate(first=Min("created_at"), last=Max("created_at"))
     first_reply = messages.filter(direction=Direction.OUTBOUND, is_automatic=False).aggregate(
         at=Min("created_at")
