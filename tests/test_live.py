@@ -86,9 +86,13 @@ def session_key(user: User) -> str:
 
 
 async def open_socket(
-    user: User | None = None, *, origin: tuple[bytes, bytes] = ORIGIN, key: str | None = None
+    user: User | None = None,
+    *,
+    origin: tuple[bytes, bytes] = ORIGIN,
+    key: str | None = None,
+    host: bytes = b"testserver",
 ) -> tuple[bool, WebsocketCommunicator]:
-    headers = [origin]
+    headers = [origin, (b"host", host)]
     if user is not None or key is not None:
         key = key or await sync_to_async(session_key)(user)  # type: ignore[arg-type]
         headers.append((b"cookie", f"{settings.SESSION_COOKIE_NAME}={key}".encode()))
@@ -117,6 +121,40 @@ def test_anonymous_is_refused(cast: Cast) -> None:
     async def scenario() -> None:
         connected, socket = await open_socket()
         assert not connected
+        await socket.disconnect()
+
+    run(scenario)
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize(
+    ("origin", "host"),
+    [
+        (b"http://localhost:9999", b"localhost:8000"),  # another port of an allowed host
+        (b"null", b"testserver"),
+        (b"http://testserver", b"testserver:8000"),
+    ],
+)
+def test_a_page_of_another_origin_on_an_allowed_host_is_refused(
+    cast: Cast, origin: bytes, host: bytes
+) -> None:
+    async def scenario() -> None:
+        connected, socket = await open_socket(cast.agent_a, origin=(b"origin", origin), host=host)
+        assert not connected
+        await socket.disconnect()
+
+    run(scenario)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_trusted_origin_is_accepted(cast: Cast, settings: Any) -> None:
+    settings.CSRF_TRUSTED_ORIGINS = ["https://help.example.com"]
+
+    async def scenario() -> None:
+        connected, socket = await open_socket(
+            cast.agent_a, origin=(b"origin", b"https://help.example.com"), host=b"10.0.0.5:8000"
+        )
+        assert connected
         await socket.disconnect()
 
     run(scenario)

@@ -104,6 +104,7 @@ MIDDLEWARE = [
     "heedful.accounts.middleware.AgentTimeZoneMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "heedful.core.headers.WorkspaceContentPolicyMiddleware",
 ]
 
 ROOT_URLCONF = "heedful.urls"

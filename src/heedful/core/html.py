@@ -3,7 +3,8 @@
 import nh3
 
 # Links open outside the app and carry no referrer; remote images are kept as
-# tags here and blocked at display time until the agent asks for them.
+# tags here and blocked at display time by the workspace's Content-Security-Policy
+# (core.headers).
 _ATTRIBUTES = {"a": {"href", "title"}, "img": {"src", "alt", "title", "width", "height"}}
 
 

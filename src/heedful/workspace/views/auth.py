@@ -1,13 +1,14 @@
 """Sign-in, sign-out and password reset for agents, on Django's auth views.
 
-These pages are for people who are not signed in yet, so they sit in one nested
-group: the workspace's own URL patterns stay exactly the pages that need an agent.
+These pages are for people who are not signed in yet (PUBLIC_NAMES); every other
+workspace page needs an agent.
 
 Sign-in attempts are throttled per client address and per (address + email) in a
 short window (HEEDFUL_LOGIN_RATE, HEEDFUL_LOGIN_IP_RATE): a guesser is slowed down,
 the real agent waits at most one window and is never locked out for good.
 """
 
+import unicodedata
 from typing import Any
 
 from django import forms
@@ -53,13 +54,19 @@ class SignInForm(AuthenticationForm):
             self.fields["password"].widget.attrs["autofocus"] = True
 
     def clean_username(self) -> str:
-        return str(self.cleaned_data.get("username") or "").strip().lower()
+        return sign_in_email(str(self.cleaned_data.get("username") or ""))
+
+
+def sign_in_email(raw: str) -> str:
+    """The address as sign-in compares it: NFKC, as Django's username field applies it,
+    so a full-width spelling of an address shares the real one's throttle window."""
+    return unicodedata.normalize("NFKC", raw).strip().lower()
 
 
 def _sign_in_throttled(request: HttpRequest) -> bool:
     """Count this attempt against both windows; True when either is exhausted."""
     address = client_ip(request)
-    email = request.POST.get("username", "").strip().lower()[:254]
+    email = sign_in_email(request.POST.get("username", ""))[:254]
     by_address = is_ratelimited(
         request,
         group="workspace.sign-in.address",

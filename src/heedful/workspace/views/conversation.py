@@ -37,6 +37,7 @@ from heedful.conversations.models import (
     Status,
 )
 from heedful.core.errors import NotFound, ServiceError
+from heedful.core.parsing import parse_id
 from heedful.customers.history import conversations_of, recent_elsewhere
 from heedful.customers.models import Identity
 from heedful.inboxes.registry import get_adapter
@@ -397,7 +398,7 @@ def reply_view(request: HttpRequest, pk: int) -> HttpResponse:
     via_id = request.POST.get("via_identity", "").strip()
     try:
         if via_id:
-            via = Identity.objects.filter(pk=int(via_id) if via_id.isdigit() else 0).first()
+            via = Identity.objects.filter(pk=parse_id(via_id) or 0).first()
             if via is None:
                 raise ServiceError("That address no longer exists.")
         message = services.reply(
@@ -564,12 +565,13 @@ def merge_view(request: HttpRequest, pk: int) -> HttpResponse:
     conversation = get_conversation_for(_agent(request), pk)
     raw = request.POST.get("number", "").strip().lstrip("#")
     try:
-        if not raw.isdigit():
+        number = parse_id(raw)
+        if number is None:
             raise ServiceError("Type the number of the conversation to merge into.")
         target = (
             Conversation.objects.visible_to(_agent(request))
             .select_related("customer", "inbox")
-            .filter(number=int(raw))
+            .filter(number=number)
             .first()
         )
         if target is None:

@@ -25,6 +25,7 @@ from heedful.accounts.permissions import can
 from heedful.conversations.models import Conversation
 from heedful.conversations.services import merge_customers
 from heedful.core.errors import ServiceError
+from heedful.core.parsing import parse_id
 from heedful.customers.access import get_customer_for
 from heedful.customers.history import conversations_of
 from heedful.customers.identities import IdentityKind
@@ -56,8 +57,7 @@ def _zone(user: User) -> zoneinfo.ZoneInfo:
 
 
 def _int(value: str | None) -> int | None:
-    value = (value or "").strip()
-    return int(value) if value.isdigit() and len(value) <= 18 else None
+    return parse_id(value)
 
 
 def _wants_json(request: HttpRequest) -> bool:

@@ -35,6 +35,7 @@ from heedful.conversations.lists import (
 )
 from heedful.conversations.models import Conversation, Priority, Status, Tag
 from heedful.core.errors import ServiceError
+from heedful.core.parsing import parse_id
 from heedful.customers.models import Customer
 from heedful.inboxes.models import Inbox
 from heedful.inboxes.registry import get_adapter, kinds
@@ -279,13 +280,15 @@ def _targets(values: list[str]) -> list[_Target]:
     targets: list[_Target] = []
     for value in values[:BULK_LIMIT]:
         pk_text, colon, seen = value.partition(":")
-        if not pk_text.isdigit() or len(pk_text) > 18:
+        pk = parse_id(pk_text)
+        if pk is None:
             continue
-        if not colon or not (seen == "" or (seen.isdigit() and len(seen) <= 18)):
+        seen_id = parse_id(seen)
+        if not colon or (seen != "" and seen_id is None):
             seen_assignee: int | str | None = ""
         else:
-            seen_assignee = int(seen) if seen else None
-        targets.append(_Target(int(pk_text), seen_assignee))
+            seen_assignee = seen_id
+        targets.append(_Target(pk, seen_assignee))
     return targets
 
 
@@ -326,9 +329,7 @@ def _action(action: str, data: QueryDict, user: User) -> Any:
             if raw == "none":
                 agent = None
             else:
-                agent = User.objects.filter(
-                    pk=int(raw) if raw.isdigit() and len(raw) < 18 else -1, is_active=True
-                ).first()
+                agent = User.objects.filter(pk=parse_id(raw) or -1, is_active=True).first()
                 if agent is None:
                     raise ServiceError("Choose an active agent to assign to.")
 

@@ -15,6 +15,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from heedful.accounts.models import Notification, User
 from heedful.accounts.notifications import mark_read
+from heedful.core.parsing import parse_id
 
 PAGE_SIZE = 50
 
@@ -44,12 +45,12 @@ def notification_list(request: HttpRequest) -> HttpResponse:
         )
         .order_by("-created_at", "-pk")
     )
-    before = request.GET.get("before", "")
-    if before.isdigit():
+    before = parse_id(request.GET.get("before", ""))
+    if before is not None:
         # Keyset: the cursor row's time comes from a subquery, so a page stays one query.
-        cursor = Notification.objects.filter(user=user, pk=int(before)).values("created_at")[:1]
+        cursor = Notification.objects.filter(user=user, pk=before).values("created_at")[:1]
         rows = rows.filter(
-            Q(created_at__lt=Subquery(cursor)) | Q(created_at=Subquery(cursor), pk__lt=int(before))
+            Q(created_at__lt=Subquery(cursor)) | Q(created_at=Subquery(cursor), pk__lt=before)
         )
     page = list(rows[: PAGE_SIZE + 1])
     older = page[PAGE_SIZE - 1].pk if len(page) > PAGE_SIZE else None

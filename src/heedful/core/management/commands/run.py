@@ -27,6 +27,7 @@ DEMO_MARKER = ".demo-done"
 DEMO_OPTIONS: dict[str, Any] = {"customers": 150, "conversations": 400, "days": 90, "seed": 1}
 DEFAULT_ADMIN_EMAIL = "admin@localhost"
 # How long uvicorn waits for open connections (WebSockets) at shutdown.
+WS_MAX_FRAME_BYTES = 64 * 1024
 WEB_SHUTDOWN_TIMEOUT = 10
 
 
@@ -260,6 +261,9 @@ class Command(BaseCommand):
             "log_config": None,  # keep Django's LOGGING
             "timeout_graceful_shutdown": WEB_SHUTDOWN_TIMEOUT,
             "server_header": False,
+            # Agents' sockets send small JSON frames (presence); refuse anything large
+            # before it is buffered (uvicorn's default is 16 MiB).
+            "ws_max_size": WS_MAX_FRAME_BYTES,
         }
         try:
             if worker:
