@@ -282,3 +282,25 @@ def test_a_team_with_conversations_cannot_be_deleted_into_the_shared_queue(cast,
     with pytest.raises(ProtectedError):
         cast.team_b.delete()
     assert ids(world, "b") - visible(cast.agent_a) == ids(world, "b")
+
+
+def test_the_rule_read_backwards_names_exactly_who_can_see(cast):
+    from heedful.accounts.models import User
+    from heedful.conversations.access import can_see, viewers_filter
+    from heedful.conversations.services import assign
+
+    unrouted = receive(cast.inbound(inbox=cast.webform)).conversation
+    routed = cast.conversation_a()
+    handed = cast.conversation_b()
+    assign(conversation=handed, agent=cast.agent_b, actor=cast.admin)
+    inactive = User.objects.create_user(email="gone@heedful.test", password=None)
+    inactive.is_active = False
+    inactive.save()
+    for conversation in (unrouted, routed, handed):
+        viewers = set(
+            User.objects.filter(viewers_filter(conversation))
+            .distinct()
+            .values_list("pk", flat=True)
+        )
+        expected = {u.pk for u in User.objects.all() if can_see(u, conversation)}
+        assert viewers == expected, conversation

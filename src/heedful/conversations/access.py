@@ -26,6 +26,24 @@ def visible_filter(user: "User | Any") -> Q:
     return Q(team__isnull=True) | Q(team_id__in=team_ids) | Q(assignee=user)
 
 
+def viewers_filter(conversation: "Conversation") -> Q:
+    """The same rule read the other way: a filter on User for who may see `conversation`.
+
+    Pickers (assign, @mention) offer only these; services still check `can_see`.
+    """
+    from heedful.accounts.models import Role
+
+    active = Q(is_active=True)
+    if conversation.team_id is None:
+        return active
+    return active & (
+        Q(role=Role.ADMIN)
+        | Q(is_superuser=True)
+        | Q(teams=conversation.team_id)
+        | Q(pk=conversation.assignee_id or 0)
+    )
+
+
 def can_see(user: "User | Any", conversation: "Conversation") -> bool:
     from heedful.conversations.models import Conversation
 

@@ -15,18 +15,17 @@ from typing import Any, cast
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.db.models import Q
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import path, reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
-from heedful.accounts.models import Role, User
+from heedful.accounts.models import User
 from heedful.accounts.permissions import can
 from heedful.automation.macros import render_macro, usable_macros
 from heedful.conversations import services
-from heedful.conversations.access import get_conversation_for
+from heedful.conversations.access import get_conversation_for, viewers_filter
 from heedful.conversations.models import (
     Conversation,
     ConversationEvent,
@@ -265,20 +264,8 @@ def _describe(event: ConversationEvent, names: dict[int, str]) -> tuple[str, str
 
 
 def _agents_for(conversation: Conversation) -> list[User]:
-    """Agents to offer in the assign and @mention pickers.
-
-    A convenience pre-filter mirroring the access rule (admins, the team, the
-    assignee; everyone when unrouted): the services decide for real, and refuse
-    or skip anyone who cannot see the conversation.
-    """
-    agents = User.objects.filter(is_active=True)
-    if conversation.team_id is not None:
-        agents = agents.filter(
-            Q(role=Role.ADMIN)
-            | Q(is_superuser=True)
-            | Q(teams=conversation.team_id)
-            | Q(pk=conversation.assignee_id or 0)
-        )
+    """Agents to offer in the assign and @mention pickers: those who may see it."""
+    agents = User.objects.filter(viewers_filter(conversation))
     found = list(agents.distinct().order_by("name", "email")[:500])
     locals_: dict[str, int] = {}
     for agent in found:
