@@ -83,3 +83,10 @@ def test_the_worker_checkpoints_the_sqlite_wal_off_the_request_path(transactiona
     stop.set()
     thread.join(timeout=5)
     assert not thread.is_alive()
+
+
+def test_the_favicon_is_served_from_static(client):
+    response = client.get("/favicon.ico")
+    assert response.status_code == 301
+    assert response["Location"].endswith("heedful/favicon.svg")
+    assert client.get(response["Location"]).status_code == 200

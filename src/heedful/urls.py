@@ -1,4 +1,5 @@
 from django.contrib import admin
+from django.templatetags.static import static
 from django.urls import include, path
 from django.views.generic import RedirectView
 
@@ -10,6 +11,8 @@ admin.site.site_title = "Heedful"
 urlpatterns = [
     path("", RedirectView.as_view(url="/contact/", permanent=False)),
     path("healthz", healthz, name="healthz"),
+    # Browsers ask for /favicon.ico on pages that name no icon (JSON, error pages).
+    path("favicon.ico", RedirectView.as_view(url=static("heedful/favicon.svg"), permanent=True)),
     path("admin/", admin.site.urls),
     path("app/", include("heedful.workspace.urls")),
     path("", include("heedful.portal.urls")),

@@ -26,6 +26,12 @@ class ChannelAdapter(Protocol):
     def label(self) -> str: ...
 
     @property
+    def icon(self) -> str:
+        """A one-character symbol for lists and timelines. A plain Unicode symbol, not
+        an emoji: every system font has those, emoji need an emoji font."""
+        ...
+
+    @property
     def identity_kind(self) -> str:
         """What kind of Identity senders on this channel have."""
         ...
@@ -56,6 +62,15 @@ def get_adapter(kind: str) -> ChannelAdapter:
         return _ADAPTERS[kind]
     except KeyError:
         raise LookupError(f"no adapter for channel kind {kind!r}") from None
+
+
+def channel_display(kind: str) -> tuple[str, str]:
+    """(label, icon) of a channel kind; a kind whose adapter is gone still shows."""
+    try:
+        adapter = get_adapter(kind)
+    except LookupError:
+        return kind, "•"
+    return adapter.label, adapter.icon
 
 
 def kinds() -> dict[str, str]:

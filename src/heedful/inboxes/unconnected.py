@@ -17,9 +17,12 @@ if TYPE_CHECKING:
 
 
 class UnconnectedAdapter:
-    def __init__(self, kind: str, label: str, identity_kind: str, synchronous: bool) -> None:
+    def __init__(
+        self, kind: str, label: str, icon: str, identity_kind: str, synchronous: bool
+    ) -> None:
         self.kind = kind
         self.label = label
+        self.icon = icon
         self.identity_kind = identity_kind
         self.synchronous = synchronous
 
@@ -35,9 +38,9 @@ class UnconnectedAdapter:
 
 
 for _adapter in (
-    UnconnectedAdapter("chat", "Live chat", IdentityKind.CHAT, synchronous=True),
-    UnconnectedAdapter("sms", "SMS", IdentityKind.PHONE, synchronous=False),
-    UnconnectedAdapter("whatsapp", "WhatsApp", IdentityKind.WHATSAPP, synchronous=False),
-    UnconnectedAdapter("voice", "Phone", IdentityKind.PHONE, synchronous=True),
+    UnconnectedAdapter("chat", "Live chat", "❝", IdentityKind.CHAT, synchronous=True),
+    UnconnectedAdapter("sms", "SMS", "✆", IdentityKind.PHONE, synchronous=False),
+    UnconnectedAdapter("whatsapp", "WhatsApp", "☏", IdentityKind.WHATSAPP, synchronous=False),
+    UnconnectedAdapter("voice", "Phone", "☎", IdentityKind.PHONE, synchronous=True),
 ):
     register(_adapter)

@@ -26,6 +26,7 @@ def new_message_id(domain: str) -> str:
 class EmailAdapter:
     kind = "email"
     label = "Email"
+    icon = "✉"
     identity_kind = IdentityKind.EMAIL
     synchronous = False
 

@@ -12,6 +12,7 @@ if TYPE_CHECKING:
 class WebFormAdapter(EmailAdapter):
     kind = "webform"
     label = "Web form"
+    icon = "✎"
     synchronous = False
 
     def parse(self, raw: "RawInbound") -> "InboundMessage":

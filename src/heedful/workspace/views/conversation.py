@@ -39,7 +39,7 @@ from heedful.core.errors import NotFound, ServiceError
 from heedful.core.parsing import parse_id
 from heedful.customers.history import conversations_of, recent_elsewhere
 from heedful.customers.models import Identity
-from heedful.inboxes.registry import get_adapter
+from heedful.inboxes.registry import channel_display
 
 PAST_LIMIT = 50
 
@@ -58,26 +58,7 @@ TIMELINE_EVENTS = (
     EventType.SPAM_MARKED,
 )
 
-# Presentation only: adapters may carry their own `icon`; these cover the built-in kinds.
-_ICONS = {
-    # Symbols every system font has (DejaVu included): emoji need an emoji font.
-    "email": "✉",
-    "webform": "✎",
-    "chat": "❝",
-    "sms": "✆",
-    "whatsapp": "☏",
-    "voice": "☎",
-    "api": "⚙",
-}
-
-
-def channel(kind: str) -> tuple[str, str]:
-    """(label, icon) of a channel kind, from its adapter."""
-    try:
-        adapter = get_adapter(kind)
-    except LookupError:
-        return kind, "•"
-    return adapter.label, getattr(adapter, "icon", None) or _ICONS.get(kind, "•")
+channel = channel_display
 
 
 def _viewer_zone(user: Any) -> zoneinfo.ZoneInfo:

@@ -41,15 +41,6 @@ from heedful.inboxes.models import Inbox
 from heedful.inboxes.registry import get_adapter, kinds
 
 # One glyph per channel kind; kinds come from the registry, an unknown one gets "•".
-CHANNEL_ICONS = {
-    "email": "✉",
-    "webform": "▤",
-    "chat": "💬",
-    "sms": "✆",
-    "whatsapp": "◍",
-    "voice": "☎",
-    "api": "⌁",
-}
 BULK_LIMIT = 200
 _FILTER_OPTION_LIMIT = 300
 
@@ -97,13 +88,13 @@ def _zone(user: User) -> zoneinfo.ZoneInfo:
         return zoneinfo.ZoneInfo("UTC")
 
 
-def _adapter_facts(kind: str) -> tuple[str, str]:
-    """(label, identity kind) of a channel kind, from the registry."""
+def _adapter_facts(kind: str) -> tuple[str, str, str]:
+    """(label, icon, identity kind) of a channel kind, from the registry."""
     try:
         adapter = get_adapter(kind)
     except LookupError:
-        return kind, ""
-    return adapter.label, adapter.identity_kind
+        return kind, "•", ""
+    return adapter.label, adapter.icon, adapter.identity_kind
 
 
 def _short_time(moment: datetime, zone: zoneinfo.ZoneInfo) -> str:
@@ -116,7 +107,7 @@ def make_rows(page: Page, zone: zoneinfo.ZoneInfo) -> list[Row]:
     url = reverse("workspace:conversation", args=[_URL_MARK])
     rows = []
     for c in page.rows:
-        label, identity_kind = _adapter_facts(c.inbox.kind)
+        label, icon, identity_kind = _adapter_facts(c.inbox.kind)
         identities = page.identities.get(c.customer_id, [])
         # The address the customer uses on this channel, else any they have.
         address = next((a for kind, a in identities if kind == identity_kind), "") or next(
@@ -131,7 +122,7 @@ def make_rows(page: Page, zone: zoneinfo.ZoneInfo) -> list[Row]:
                 is_new=c.status == Status.NEW,
                 customer=str(c.customer),
                 address=address,
-                icon=CHANNEL_ICONS.get(c.inbox.kind, "•"),
+                icon=icon,
                 channel=label,
                 inbox=c.inbox.name,
                 subject=c.subject or "(no subject)",

@@ -121,6 +121,9 @@
     if (!window.htmx) { window.location.reload(); return; }
     var checked = checkedBoxes().map(function (b) { return b.value.split(":")[0]; });
     var keep = focusedId;
+    // Where the focused row stood: if it left the list (assigned away, solved),
+    // the focus stays at that place, on the row that took it.
+    var keepIndex = rows().indexOf(current());
     window.htmx.ajax("GET", window.location.pathname + window.location.search, {
       target: "#rows", swap: "outerHTML"
     }).then(function () {
@@ -129,7 +132,11 @@
         var box = row && row.querySelector(".row-check");
         if (box) box.checked = true;
       });
-      if (keep) focusRow(rowById(keep), false);
+      if (keep) {
+        var all = rows();
+        var row = rowById(keep) || (keepIndex >= 0 ? all[Math.min(keepIndex, all.length - 1)] : null);
+        focusRow(row || null, false);
+      }
       syncBulk();
     });
   }
