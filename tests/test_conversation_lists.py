@@ -477,3 +477,18 @@ def test_default_lists_use_their_index(
 ) -> None:
     text = plan(page_query(cast.agent_a, deep=deep, view=view, sort=sort))
     assert_index_order(text, index, deep)
+
+
+def test_an_agent_in_two_teams_counts_both_up_to_the_cap(
+    cast: Cast, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from heedful.accounts.models import TeamMembership
+
+    TeamMembership.objects.create(team=cast.team_b, user=cast.agent_a)
+    for inbox in (cast.inbox_a, cast.inbox_a, cast.inbox_b, cast.inbox_b):
+        conv(cast, inbox=inbox)
+    conv(cast, inbox=cast.inbox_b, status=Status.PENDING)  # not open: not counted
+
+    assert list_counts(Viewer(cast.agent_a))["teams"].value == 4
+    monkeypatch.setattr(lists, "COUNT_CAP", 3)
+    assert list_counts(Viewer(cast.agent_a))["teams"].value == 3

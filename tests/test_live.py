@@ -656,11 +656,23 @@ in_memory_only = pytest.mark.skipif(
 )
 
 
+def test_only_the_process_serving_sockets_consumes_for_them() -> None:
+    from heedful.core import outbox
+
+    # A worker process (no sockets) must not move the cursor past events nobody saw.
+    assert "live" not in outbox.consumers()
+
+
 @in_memory_only
 @pytest.mark.django_db(transaction=True)
 def test_a_change_from_another_process_is_pushed_by_the_outbox(
     cast: Cast, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    from heedful.core import outbox
+
+    # This process serves the sockets and runs the outbox, as `heedful run` does.
+    monkeypatch.setattr(outbox, "_CONSUMERS", dict(outbox._CONSUMERS))
+    live.serve_catch_up()
     conversation = cast.conversation_a()
     # Another process has no sockets: its own push reaches nobody here.
     monkeypatch.setattr(events, "_push_after_commit", lambda conversation, event: None)

@@ -330,3 +330,13 @@ def test_merging_ignores_a_withdrawn_reply(cast, undo_window):
     assert merged.first_response_at is None
     assert merged.message_count == 2
     assert "Taken back" not in merged.last_message_preview
+
+
+def test_a_local_part_is_resolved_among_those_who_can_see_the_conversation(cast):
+    ana_a = UserFactory(email="ana@a.test", teams=[cast.team_a])
+    UserFactory(email="ana@b.test", teams=[cast.team_b])
+    conversation = cast.conversation_a()
+
+    note(conversation=conversation, author=cast.agent_a, text="@ana can you check this?")
+
+    assert list(Notification.objects.values_list("user_id", flat=True)) == [ana_a.pk]

@@ -735,3 +735,29 @@ def test_macro_reply_undo_and_mention_in_the_browser(
         browser.close()
     assert errors == []
     assert Notification.objects.filter(user=cast.lead_a, kind="mention").count() == 1
+
+
+def test_a_busy_thread_elsewhere_does_not_hide_a_quieter_one(clock, cast, conversation):
+    from heedful.conversations.models import Message
+    from heedful.customers.history import recent_elsewhere
+
+    quiet = receive(cast.inbound(inbox=cast.webform, text="Form: about my refund")).conversation
+    clock.advance(seconds=60)
+    busy = receive(cast.inbound(inbox=cast.webform, text="Form: second thing")).conversation
+    first = busy.messages.get()
+    for n in range(25):
+        clock.advance(seconds=1)
+        Message.objects.create(
+            conversation=busy,
+            inbox=busy.inbox,
+            direction=first.direction,
+            author_type=first.author_type,
+            sender_identity=first.sender_identity,
+            body_text=f"and another thing {n}",
+            created_at=clock.now,
+        )
+
+    shown = recent_elsewhere(conversation, cast.admin)
+
+    assert [m.conversation_id for m in shown] == [busy.pk, quiet.pk]
+    assert shown[0].body_text == "and another thing 24"

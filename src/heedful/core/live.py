@@ -236,5 +236,14 @@ def catch_up(events: list["ConversationEvent"]) -> None:
     transaction.on_commit(send)  # the consumer's cursor moves in this transaction
 
 
-if _in_memory_layer():
-    outbox.consumer("live")(catch_up)
+def serve_catch_up() -> None:
+    """Register `catch_up` in the one process that both serves sockets and runs the
+    outbox (`heedful run` with its embedded worker).
+
+    Registered nowhere else: a worker process without sockets would move the shared
+    cursor past events no browser was told about. Without Redis, a separate
+    `heedful worker` therefore cannot reach screens; its changes show on the next
+    push or reload (the README says so).
+    """
+    if _in_memory_layer():
+        outbox.consumer("live")(catch_up)

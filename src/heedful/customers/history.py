@@ -7,6 +7,7 @@ profile never reveal a conversation its list would hide.
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from django.db.models import Max
 from django.utils import timezone
 
 from heedful.conversations.models import Conversation, Direction, Message
@@ -16,6 +17,7 @@ if TYPE_CHECKING:
     from heedful.accounts.models import User
 
 RECENT_DAYS = 7
+MAX_SHOWN = 10
 
 
 def conversations_of(
@@ -46,7 +48,7 @@ def recent_elsewhere(
     sees "wrote on chat 2 hours ago: ..." before answering here.
     """
     since = (now or timezone.now()) - timedelta(days=RECENT_DAYS)
-    messages = (
+    theirs = (
         Message.objects.filter(
             direction=Direction.INBOUND,
             sender_identity__customer_id=conversation.customer_id,
@@ -55,10 +57,18 @@ def recent_elsewhere(
         )
         .exclude(inbox__kind=conversation.inbox.kind)
         .exclude(conversation_id=conversation.pk)
-        .select_related("inbox", "conversation")
-        .order_by("-created_at", "-id")[:20]
     )
-    latest: dict[int, Message] = {}
-    for message in messages:
-        latest.setdefault(message.conversation_id, message)
-    return list(latest.values())
+    # The latest message of each other conversation first, then the newest of those:
+    # a busy chat must not push a quieter SMS or email thread out of the box.
+    latest = (
+        theirs.order_by()
+        .values("conversation_id")
+        .annotate(last=Max("id"))
+        .order_by("-last")
+        .values_list("last", flat=True)[:MAX_SHOWN]
+    )
+    return list(
+        Message.objects.filter(pk__in=list(latest))
+        .select_related("inbox", "conversation")
+        .order_by("-created_at", "-id")
+    )

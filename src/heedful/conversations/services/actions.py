@@ -13,7 +13,7 @@ from django.utils import timezone
 from heedful.accounts.models import Notification, User
 from heedful.accounts.notifications import notify
 from heedful.accounts.permissions import require
-from heedful.conversations.access import can_see
+from heedful.conversations.access import can_see, viewers_filter
 from heedful.conversations.models import (
     UNSOLVED,
     AuthorType,
@@ -290,7 +290,9 @@ def note(*, conversation: Conversation, author: "User", text: str) -> Message:
     _check(author, "conversation.note", conversation)
     if not text.strip():
         raise ServiceError("A note needs some text.")
-    mentioned = mentioned_users(text)
+    # Resolved among those who may see it, as the picker offers them: a local part
+    # shared with an agent of another team still names the one who can read it.
+    mentioned = mentioned_users(text, among=viewers_filter(conversation))
     with transaction.atomic():
         conversation = _locked(conversation)
         message = Message.objects.create(
@@ -330,10 +332,11 @@ def note(*, conversation: Conversation, author: "User", text: str) -> Message:
 MENTION_RE = re.compile(r"(?<![\w@.+-])@([A-Za-z0-9._%+-]+(?:@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+)?)")
 
 
-def mentioned_users(text: str) -> list[User]:
-    """Active agents named by `@local-part` or `@full-address` in `text`, in text order.
+def mentioned_users(text: str, *, among: Q | None = None) -> list[User]:
+    """Active agents (within `among`) named by `@local-part` or `@full-address` in
+    `text`, in text order.
 
-    A local part shared by several agents (ana@a.test, ana@b.test) mentions
+    A local part shared by several of them (ana@a.test, ana@b.test) mentions
     nobody: the picker then inserts the full address, which is unambiguous.
     """
     tokens: list[str] = []
@@ -348,7 +351,7 @@ def mentioned_users(text: str) -> list[User]:
     query = Q(email__in=emails)
     for local in locals_[:20]:
         query |= Q(email__istartswith=f"{local}@")
-    candidates = list(User.objects.filter(query, is_active=True)[:200])
+    candidates = list(User.objects.filter(query, among or Q(), is_active=True).distinct()[:200])
     by_email = {u.email.lower(): u for u in candidates}
     by_local: dict[str, list[User]] = {}
     for candidate in candidates:

@@ -242,6 +242,10 @@ class Command(BaseCommand):
         from heedful.core.consumer import BackgroundWorker
 
         worker = BackgroundWorker(threads=threads, periodic=True) if with_worker else None
+        if worker is not None and web_workers == 1:
+            from heedful.core import live
+
+            live.serve_catch_up()  # sockets and the outbox share this one process
         self._print_urls(host, port, web_workers, worker)
 
         # uvicorn restores the previous handlers after it stops and re-raises the signal

@@ -79,8 +79,8 @@
     var detail = event.detail || {};
     // null: live updates reconnected after missing pushes, so refresh anyway.
     if (detail.conversation_id != null && String(detail.conversation_id) !== String(conversationId)) return;
-    window.clearTimeout(refreshTimer);
-    refreshTimer = window.setTimeout(refresh, 250);
+    // Throttled, not debounced, so a stream of pushes cannot postpone it for ever.
+    if (!refreshTimer) refreshTimer = window.setTimeout(function () { refreshTimer = null; refresh(); }, 250);
   });
 
   function changed() {

@@ -145,8 +145,10 @@
     var list = document.getElementById("rows");
     if (!list) return;
     if (list.dataset.firstPage === "1") {
-      clearTimeout(timer);
-      timer = setTimeout(refresh, 300);
+      // A throttle, not a debounce: on a busy desk pushes come faster than 300 ms
+      // apart, and a debounce would put the refresh off for ever. The refresh reads
+      // the state after every push that came before it fires.
+      if (!timer) timer = setTimeout(function () { timer = null; refresh(); }, 300);
     } else if (pill) {
       pill.hidden = false;
     }
