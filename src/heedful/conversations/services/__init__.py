@@ -12,6 +12,7 @@ from heedful.conversations.services.actions import (
     tag,
     undo_reply,
 )
+from heedful.conversations.services.bulk import bulk_apply
 from heedful.conversations.services.delivery import deliver_message
 from heedful.conversations.services.merge import merge_conversations, merge_customers
 from heedful.conversations.services.receive import (
@@ -25,6 +26,7 @@ __all__ = [
     "Quarantined",
     "ReceiveResult",
     "assign",
+    "bulk_apply",
     "default_recipient",
     "deliver_message",
     "mark_spam",

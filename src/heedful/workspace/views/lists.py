@@ -12,15 +12,13 @@ from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import Http404, HttpRequest, HttpResponse, JsonResponse, QueryDict
+from django.http import HttpRequest, HttpResponse, JsonResponse, QueryDict
 from django.shortcuts import redirect, render
 from django.urls import path, reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
 from heedful.accounts.models import Team, User
-from heedful.conversations import services
-from heedful.conversations.access import get_conversation_for
 from heedful.conversations.lists import (
     SORTS,
     VIEWS,
@@ -33,7 +31,8 @@ from heedful.conversations.lists import (
     parse_request,
     waiting_for,
 )
-from heedful.conversations.models import Conversation, Priority, Status, Tag
+from heedful.conversations.models import Priority, Status, Tag
+from heedful.conversations.services import bulk
 from heedful.core.errors import ServiceError
 from heedful.core.parsing import parse_id
 from heedful.customers.models import Customer
@@ -41,7 +40,6 @@ from heedful.inboxes.models import Inbox
 from heedful.inboxes.registry import get_adapter, kinds
 
 # One glyph per channel kind; kinds come from the registry, an unknown one gets "•".
-BULK_LIMIT = 200
 _FILTER_OPTION_LIMIT = 300
 
 
@@ -259,97 +257,45 @@ def _agents() -> list[User]:
 # Bulk actions ------------------------------------------------------------------------
 
 
-@dataclass
-class _Target:
-    pk: int
-    # The assignee the agent saw on the row ("" unknown): taking a conversation only
-    # succeeds if nobody took it since, else a Conflict names who has it.
-    seen_assignee: int | str | None
-
-
-def _targets(values: list[str]) -> list[_Target]:
-    targets: list[_Target] = []
-    for value in values[:BULK_LIMIT]:
+def _targets(values: list[str]) -> list[bulk.Target]:
+    """Row values are "<id>:<assignee id the agent saw>" ("" unassigned, no colon: unknown)."""
+    targets: list[bulk.Target] = []
+    for value in values:  # Django caps a request at 1,000 fields
         pk_text, colon, seen = value.partition(":")
         pk = parse_id(pk_text)
         if pk is None:
             continue
         seen_id = parse_id(seen)
         if not colon or (seen != "" and seen_id is None):
-            seen_assignee: int | str | None = ""
+            targets.append(bulk.Target(pk))
         else:
-            seen_assignee = seen_id
-        targets.append(_Target(pk, seen_assignee))
+            targets.append(bulk.Target(pk, seen_id))
     return targets
 
 
 @login_required
 @require_POST
-def bulk(request: HttpRequest) -> HttpResponse:
+def bulk_view(request: HttpRequest) -> HttpResponse:
     user: User = request.user  # type: ignore[assignment]
     action = request.POST.get("action", "")
-    targets = _targets(request.POST.getlist("ids"))
+    agent: User | None = user
+    if action == "assign":
+        raw = request.POST.get("agent", "")
+        agent = None if raw == "none" else User.objects.filter(pk=parse_id(raw) or -1).first()
+        if agent is None and raw != "none":
+            return _bulk_answer(request, 0, ["Choose an active agent to assign to."], status=400)
     try:
-        apply = _action(action, request.POST, user)
+        result = bulk.bulk_apply(
+            actor=user,
+            targets=_targets(request.POST.getlist("ids")),
+            action="assign" if action == "assign_me" else action,
+            agent=agent,
+            status=request.POST.get("status", ""),
+            tag_name=request.POST.get("tag", ""),
+        )
     except ServiceError as exc:
         return _bulk_answer(request, 0, [exc.message], status=exc.status_code)
-    if not targets:
-        return _bulk_answer(request, 0, ["Select at least one conversation."], status=400)
-    updated, failed = 0, []
-    for target in targets:
-        try:
-            conversation = get_conversation_for(user, target.pk)
-        except Http404:
-            failed.append(f"conversation {target.pk}: not found")
-            continue
-        try:
-            apply(conversation, target)
-        except ServiceError as exc:
-            failed.append(f"#{conversation.number}: {exc.message}")
-        else:
-            updated += 1
-    return _bulk_answer(request, updated, failed)
-
-
-def _action(action: str, data: QueryDict, user: User) -> Any:
-    """The service call for one conversation, checked before any conversation is touched."""
-    if action in ("assign_me", "assign"):
-        agent: User | None = user
-        if action == "assign":
-            raw = data.get("agent", "")
-            if raw == "none":
-                agent = None
-            else:
-                agent = User.objects.filter(pk=parse_id(raw) or -1, is_active=True).first()
-                if agent is None:
-                    raise ServiceError("Choose an active agent to assign to.")
-
-        def assign(conversation: Conversation, target: _Target) -> None:
-            extra = (
-                {} if target.seen_assignee == "" else {"expected_assignee_id": target.seen_assignee}
-            )
-            services.assign(conversation=conversation, agent=agent, actor=user, **extra)
-
-        return assign
-    if action == "set_status":
-        status = data.get("status", "")
-        if status not in Status.values:
-            raise ServiceError("Choose a status.")
-
-        def set_status(conversation: Conversation, target: _Target) -> None:
-            services.set_status(conversation=conversation, status=status, actor=user)
-
-        return set_status
-    if action == "tag":
-        name = data.get("tag", "").strip()
-        if not name:
-            raise ServiceError("Type a tag to add.")
-
-        def add_tag(conversation: Conversation, target: _Target) -> None:
-            services.tag(conversation=conversation, actor=user, add=[name])
-
-        return add_tag
-    raise ServiceError("Unknown bulk action.")
+    return _bulk_answer(request, result.updated, result.failed)
 
 
 def _wants_json(request: HttpRequest) -> bool:
@@ -402,5 +348,5 @@ def _back(query: str) -> str:
 urlpatterns = [
     path("", home, name="home"),
     path("conversations/", conversation_list, name="conversations"),
-    path("conversations/bulk/", bulk, name="bulk"),
+    path("conversations/bulk/", bulk_view, name="bulk"),
 ]
