@@ -492,3 +492,25 @@ def test_an_agent_in_two_teams_counts_both_up_to_the_cap(
     assert list_counts(Viewer(cast.agent_a))["teams"].value == 4
     monkeypatch.setattr(lists, "COUNT_CAP", 3)
     assert list_counts(Viewer(cast.agent_a))["teams"].value == 3
+
+
+def test_cached_counts_survive_a_note_and_follow_a_status_change(
+    cast: Cast, django_assert_num_queries: Any
+) -> None:
+    from django.core.cache import cache
+
+    from heedful.conversations.lists import cached_list_counts
+    from heedful.conversations.services import note, set_status
+
+    cache.clear()
+    conversation = cast.conversation_a()
+    viewer = Viewer(cast.agent_a)
+    assert cached_list_counts(viewer)["all_open"].value == 1
+
+    note(conversation=conversation, author=cast.agent_a, text="Checked the warehouse.")
+    with django_assert_num_queries(1):  # the version probe only
+        assert cached_list_counts(viewer)["all_open"].value == 1
+
+    set_status(conversation=conversation, status=Status.PENDING, actor=cast.agent_a)
+    counts = cached_list_counts(viewer)
+    assert (counts["all_open"].value, counts["pending"].value) == (0, 1)

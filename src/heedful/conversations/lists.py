@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from django.core.cache import cache
 from django.db import connections
-from django.db.models import Exists, Max, OuterRef
+from django.db.models import Exists, OuterRef
 
 from heedful.conversations.access import visible_filter
 from heedful.conversations.models import (
@@ -28,6 +28,7 @@ from heedful.conversations.models import (
     ConversationEvent,
     ConversationQuerySet,
     ConversationTag,
+    EventType,
     Priority,
     Queue,
     Status,
@@ -462,6 +463,19 @@ class Count:
         return f"{COUNT_CAP - 1}+" if self.value >= COUNT_CAP else str(self.value)
 
 
+# Events after which a conversation may be in other lists than before.
+MEMBERSHIP_EVENTS = (
+    EventType.CREATED,
+    EventType.ASSIGNED,
+    EventType.STATUS_CHANGED,
+    EventType.REOPENED,
+    EventType.MERGED_INTO,
+    EventType.MERGED_FROM,
+    EventType.SPAM_MARKED,
+    EventType.CUSTOMER_MERGED,
+)
+
+
 def cached_list_counts(viewer: Viewer) -> dict[str, Count]:
     """`list_counts`, reused until the next conversation event.
 
@@ -470,7 +484,15 @@ def cached_list_counts(viewer: Viewer) -> dict[str, Count]:
     what the access rule depends on (role, teams, active). On PostgreSQL an event
     can commit after a higher id, so a short expiry bounds how long a count can lag.
     """
-    latest = ConversationEvent.objects.aggregate(latest=Max("id"))["latest"] or 0
+    # The newest event that can move a conversation between lists; a note or a
+    # delivery receipt leaves every count as it was. (ORDER BY id DESC LIMIT 1 walks
+    # the primary key backwards; MAX() with a WHERE would read every event on SQLite.)
+    latest = (
+        ConversationEvent.objects.filter(type__in=MEMBERSHIP_EVENTS)
+        .order_by("-id")
+        .values_list("id", flat=True)
+        .first()
+    ) or 0
     user = viewer.user
     who = f"{user.pk}:{user.role}:{user.is_active}:{user.is_superuser}:{viewer.team_ids}"
     key = f"heedful:list-counts:{latest}:{who}"
