@@ -226,7 +226,7 @@ def test_the_profile_timeline_is_every_channel_newest_first(client, cast):
     )
     client.force_login(cast.admin)
     response = client.get(url("customer", older.customer_id))
-    timeline = [c.pk for c, _label in response.context["timeline"]]
+    timeline = [row.pk for row in response.context["timeline"]]
     assert timeline[:2] == [newer.pk, older.pk]
 
 
@@ -238,8 +238,8 @@ def test_the_profile_pages_by_keyset(client, cast):
     assert len(first.context["timeline"]) == 50
     second = client.get(url("customer", customer.pk), {"after": first.context["older"]})
     assert len(second.context["timeline"]) == 5
-    seen = {c.pk for c, _ in first.context["timeline"]} | {
-        c.pk for c, _ in second.context["timeline"]
+    seen = {row.pk for row in first.context["timeline"]} | {
+        row.pk for row in second.context["timeline"]
     }
     assert len(seen) == 55
     assert second.context["older"] == ""

@@ -210,7 +210,13 @@ else:
         "consumer": {"workers": env.int("HEEDFUL_WORKERS", default=2), "worker_type": "thread"},
     }
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    # Room for rendered messages (workspace.fragments), not the default 300 entries.
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+            "OPTIONS": {"MAX_ENTRIES": 20000},
+        }
+    }
 
 # How often (at most) a live socket re-reads its agent (active, teams, session):
 # losing access stops the stream within this many seconds of the next push.

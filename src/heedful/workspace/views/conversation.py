@@ -40,6 +40,7 @@ from heedful.core.parsing import parse_id
 from heedful.customers.history import conversations_of, recent_elsewhere
 from heedful.customers.models import Identity
 from heedful.inboxes.registry import channel_display
+from heedful.workspace.fragments import rendered_messages
 
 PAST_LIMIT = 50
 
@@ -109,7 +110,7 @@ def _done(request: HttpRequest, conversation: Conversation, text: str) -> HttpRe
 class TimelineItem:
     kind: str  # "message" or "event"
     at: datetime
-    message: Message | None = None
+    html: str = ""  # a message, rendered (workspace.fragments)
     text: str = ""
     link: str = ""
     tone: str = ""
@@ -123,26 +124,19 @@ def _load(user: Any, pk: int) -> Conversation:
     ).get(pk=conversation.pk)
 
 
-def _timeline(conversation: Conversation) -> list[TimelineItem]:
+def _timeline(conversation: Conversation, zone: Any) -> list[TimelineItem]:
     """Messages and quiet event lines in time order; a fixed number of queries."""
-    rows = (
+    rows = list(
         conversation.messages.exclude(delivery_status=DeliveryStatus.CANCELLED)
-        .select_related("author_agent", "sender_identity", "recipient_identity", "inbox")
-        .prefetch_related("attachments")
         .order_by("created_at", "id")
+        .values_list("pk", "created_at", "delivery_status", "delivery_attempts")
     )
-    items: list[tuple[datetime, int, int, TimelineItem]] = []
-    for message in rows:
-        label, icon = channel(message.inbox.kind)
-        message.channel_label, message.channel_icon = label, icon  # type: ignore[attr-defined]
-        items.append(
-            (
-                message.created_at,
-                0,
-                message.pk,
-                TimelineItem("message", message.created_at, message),
-            )
-        )
+    html = rendered_messages(conversation, rows, zone)
+    items: list[tuple[datetime, int, int, TimelineItem]] = [
+        (at, 0, pk, TimelineItem("message", at, html=html[pk]))
+        for pk, at, _, _ in rows
+        if pk in html
+    ]
     events = list(
         conversation.events.filter(type__in=TIMELINE_EVENTS)
         .select_related("actor")
@@ -311,7 +305,7 @@ def conversation_page(request: HttpRequest, pk: int) -> HttpResponse:
     context = {
         "section": "conversations",
         **_summary_context(conversation, user),
-        "timeline": _timeline(conversation),
+        "timeline": _timeline(conversation, _viewer_zone(user)),
         "agents": agents,
         "mention_agents": [
             {"id": a.pk, "name": a.display_name, "handle": a.mention}  # type: ignore[attr-defined]
@@ -331,7 +325,8 @@ def conversation_page(request: HttpRequest, pk: int) -> HttpResponse:
 @require_GET
 def timeline_partial(request: HttpRequest, pk: int) -> HttpResponse:
     conversation = _load(_agent(request), pk)
-    context = {"conversation": conversation, "timeline": _timeline(conversation)}
+    zone = _viewer_zone(_agent(request))
+    context = {"conversation": conversation, "timeline": _timeline(conversation, zone)}
     with timezone.override(_viewer_zone(_agent(request))):
         return render(request, "workspace/conversation.html#timeline", context)
 
