@@ -50,11 +50,14 @@ def can_see(user: "User | Any", conversation: "Conversation") -> bool:
     return Conversation.objects.filter(visible_filter(user), pk=conversation.pk).exists()
 
 
-def get_conversation_for(user: "User | Any", pk: int) -> "Conversation":
+def get_conversation_for(
+    user: "User | Any", pk: int, *, related: tuple[str, ...] = ("customer", "inbox")
+) -> "Conversation":
+    """The conversation if `user` may see it, else 404; `related` is select_related."""
     from heedful.conversations.models import Conversation
 
     try:
-        return Conversation.objects.visible_to(user).select_related("customer", "inbox").get(pk=pk)
+        return Conversation.objects.visible_to(user).select_related(*related).get(pk=pk)
     except (Conversation.DoesNotExist, ValueError, TypeError):
         raise Http404("No such conversation") from None
 

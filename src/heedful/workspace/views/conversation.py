@@ -118,10 +118,11 @@ class TimelineItem:
 
 def _load(user: Any, pk: int) -> Conversation:
     """The conversation with everything the header shows, through the access rule."""
-    conversation = get_conversation_for(user, pk)
-    return Conversation.objects.select_related(
-        "customer__organization", "inbox", "assignee", "team", "merged_into"
-    ).get(pk=conversation.pk)
+    return get_conversation_for(
+        user,
+        pk,
+        related=("customer__organization", "inbox", "assignee", "team", "merged_into"),
+    )
 
 
 def _timeline(conversation: Conversation, zone: Any) -> list[TimelineItem]:
