@@ -49,6 +49,7 @@ test: lint typecheck pytest
 
 bench: $(DEV_STAMP)
 	$(BIN)/python bench/run.py
+	$(BIN)/python bench/workspace.py
 
 clean:
 	rm -rf $(VENV) var/test*.sqlite3*
