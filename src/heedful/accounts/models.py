@@ -1,4 +1,5 @@
 from typing import Any, ClassVar
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django.contrib.auth.models import AbstractUser, UserManager
 from django.db import models
@@ -69,6 +70,14 @@ class User(AbstractUser):
     @property
     def first_name_or_name(self) -> str:
         return (self.name or self.email).split()[0]
+
+    @property
+    def zone(self) -> ZoneInfo:
+        """The agent's time zone; UTC for a name this system does not know."""
+        try:
+            return ZoneInfo(self.time_zone or "UTC")
+        except (ZoneInfoNotFoundError, ValueError):
+            return ZoneInfo("UTC")
 
     @property
     def is_admin(self) -> bool:

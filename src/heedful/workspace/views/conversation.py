@@ -62,11 +62,8 @@ TIMELINE_EVENTS = (
 channel = channel_display
 
 
-def _viewer_zone(user: Any) -> zoneinfo.ZoneInfo:
-    try:
-        return zoneinfo.ZoneInfo(getattr(user, "time_zone", "") or "UTC")
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-        return zoneinfo.ZoneInfo("UTC")
+def _viewer_zone(user: User) -> zoneinfo.ZoneInfo:
+    return user.zone
 
 
 def _agent(request: HttpRequest) -> User:

@@ -51,10 +51,7 @@ def _user(request: HttpRequest) -> User:
 
 
 def _zone(user: User) -> zoneinfo.ZoneInfo:
-    try:
-        return zoneinfo.ZoneInfo(user.time_zone or "UTC")
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-        return zoneinfo.ZoneInfo("UTC")
+    return user.zone
 
 
 def _int(value: str | None) -> int | None:

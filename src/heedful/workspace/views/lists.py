@@ -80,10 +80,7 @@ class Row:
 
 
 def _zone(user: User) -> zoneinfo.ZoneInfo:
-    try:
-        return zoneinfo.ZoneInfo(user.time_zone or "UTC")
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-        return zoneinfo.ZoneInfo("UTC")
+    return user.zone
 
 
 def _adapter_facts(kind: str) -> tuple[str, str, str]:
