@@ -761,3 +761,28 @@ def test_a_busy_thread_elsewhere_does_not_hide_a_quieter_one(clock, cast, conver
 
     assert [m.conversation_id for m in shown] == [busy.pk, quiet.pk]
     assert shown[0].body_text == "and another thing 24"
+
+
+def test_a_long_thread_shows_its_latest_messages_and_offers_the_rest(
+    clock, agent, cast, conversation, monkeypatch
+):
+    from heedful.conversations.services import note
+    from heedful.workspace.views import conversation as view
+
+    monkeypatch.setattr(view, "TIMELINE_LIMIT", 3)
+    for n in range(4):
+        clock.advance(seconds=1)
+        note(conversation=conversation, author=cast.agent_a, text=f"Step {n}")
+
+    body = html(agent.get(page(conversation)))
+    assert "Show 2 earlier messages" in body
+    assert "Step 3" in body and "Step 1" in body
+    assert "Step 0" not in body and "My order has not arrived." not in body
+
+    everything = html(agent.get(page(conversation), {"all": "1"}))
+    assert "earlier message" not in everything
+    assert "Step 0" in everything and "My order has not arrived." in everything
+    assert (
+        'data-timeline-url="' + reverse("workspace:timeline", args=[conversation.pk]) + '?all=1"'
+        in everything
+    )

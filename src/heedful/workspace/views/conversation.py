@@ -122,24 +122,36 @@ def _load(user: Any, pk: int) -> Conversation:
     )
 
 
-def _timeline(conversation: Conversation, zone: Any) -> list[TimelineItem]:
-    """Messages and quiet event lines in time order; a fixed number of queries."""
+# A long thread shows its latest messages; "Show earlier messages" loads the rest.
+TIMELINE_LIMIT = 200
+
+
+def _timeline(
+    conversation: Conversation, zone: Any, *, show_all: bool = False
+) -> tuple[list[TimelineItem], int]:
+    """Messages and quiet event lines in time order, and how many earlier messages
+    were left out; a fixed number of queries."""
+    shown = conversation.messages.exclude(delivery_status=DeliveryStatus.CANCELLED)
     rows = list(
-        conversation.messages.exclude(delivery_status=DeliveryStatus.CANCELLED)
-        .order_by("created_at", "id")
-        .values_list("pk", "created_at", "delivery_status", "delivery_attempts")
+        shown.order_by("-created_at", "-id").values_list(
+            "pk", "created_at", "delivery_status", "delivery_attempts"
+        )[: None if show_all else TIMELINE_LIMIT + 1]
     )
+    earlier = 0
+    if len(rows) > TIMELINE_LIMIT and not show_all:
+        rows = rows[:TIMELINE_LIMIT]
+        earlier = shown.count() - TIMELINE_LIMIT
+    rows.reverse()
     html = rendered_messages(conversation, rows, zone)
     items: list[tuple[datetime, int, int, TimelineItem]] = [
         (at, 0, pk, TimelineItem("message", at, html=html[pk]))
         for pk, at, _, _ in rows
         if pk in html
     ]
-    events = list(
-        conversation.events.filter(type__in=TIMELINE_EVENTS)
-        .select_related("actor")
-        .order_by("created_at", "id")
-    )
+    events_qs = conversation.events.filter(type__in=TIMELINE_EVENTS)
+    if earlier:
+        events_qs = events_qs.filter(created_at__gte=rows[0][1])
+    events = list(events_qs.select_related("actor").order_by("created_at", "id"))
     names = _agent_names(events)
     for event in events:
         text, link, tone = _describe(event, names)
@@ -152,7 +164,15 @@ def _timeline(conversation: Conversation, zone: Any) -> list[TimelineItem]:
             )
         )
     items.sort(key=lambda item: item[:3])
-    return [item[3] for item in items]
+    return [item[3] for item in items], earlier
+
+
+def _timeline_context(
+    request: HttpRequest, conversation: Conversation, zone: Any
+) -> dict[str, Any]:
+    show_all = request.GET.get("all") == "1"
+    timeline, earlier = _timeline(conversation, zone, show_all=show_all)
+    return {"timeline": timeline, "earlier": earlier, "show_all": show_all}
 
 
 def _agent_names(events: list[ConversationEvent]) -> dict[int, str]:
@@ -303,7 +323,7 @@ def conversation_page(request: HttpRequest, pk: int) -> HttpResponse:
     context = {
         "section": "conversations",
         **_summary_context(conversation, user),
-        "timeline": _timeline(conversation, _viewer_zone(user)),
+        **_timeline_context(request, conversation, _viewer_zone(user)),
         "agents": agents,
         "mention_agents": [
             {"id": a.pk, "name": a.display_name, "handle": a.mention}  # type: ignore[attr-defined]
@@ -324,7 +344,7 @@ def conversation_page(request: HttpRequest, pk: int) -> HttpResponse:
 def timeline_partial(request: HttpRequest, pk: int) -> HttpResponse:
     conversation = _load(_agent(request), pk)
     zone = _viewer_zone(_agent(request))
-    context = {"conversation": conversation, "timeline": _timeline(conversation, zone)}
+    context = {"conversation": conversation, **_timeline_context(request, conversation, zone)}
     with timezone.override(_viewer_zone(_agent(request))):
         return render(request, "workspace/conversation.html#timeline", context)
 
