@@ -204,13 +204,10 @@ class Sqlite(Target):
             shutil.rmtree(self.directory(which), ignore_errors=True)
 
 
-class Postgres(Target):
-    name = "postgresql"
-    DATABASES = {
-        "template": "heedful_bench_template",
-        "empty": "heedful_bench_empty",
-        "scale": "heedful_bench",
-    }
+class PostgresServer:
+    """The PostgreSQL server a bench talks to (`--postgres`), shared by the benches."""
+
+    args: argparse.Namespace
 
     def url(self, database: str) -> str:
         parts = urlsplit(self.args.postgres)
@@ -228,6 +225,15 @@ class Postgres(Target):
         except Exception as exc:
             say(f"PostgreSQL not reachable at {self.args.postgres}: {exc}")
             return None
+
+
+class Postgres(PostgresServer, Target):
+    name = "postgresql"
+    DATABASES = {
+        "template": "heedful_bench_template",
+        "empty": "heedful_bench_empty",
+        "scale": "heedful_bench",
+    }
 
     def env(self, which: str) -> dict[str, str]:
         env = _base_env()

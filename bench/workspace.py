@@ -51,14 +51,22 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
-from urllib.parse import urljoin, urlsplit, urlunsplit
+from urllib.parse import urljoin
 
 BENCH_DIR = Path(__file__).resolve().parent
 ROOT = BENCH_DIR.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from bench.run import _base_env, head_commit, last_json, load, machine  # noqa: E402
+from bench.run import (  # noqa: E402
+    PostgresServer,
+    _base_env,
+    head_commit,
+    last_json,
+    load,
+    machine,
+    say,
+)
 
 RESULTS = BENCH_DIR / "results"
 CACHE_VERSION = 1  # bump when what a cached database holds changes
@@ -90,10 +98,6 @@ PAGE_LABELS = {
 }
 NEXT_LINK = re.compile(r"<a\b[^>]*\brel=[\"']?next\b[^>]*>", re.IGNORECASE)
 HREF = re.compile(r"\bhref=\"([^\"]*)\"|\bhref='([^']*)'", re.IGNORECASE)
-
-
-def say(text: str) -> None:
-    print(text, flush=True)
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -254,28 +258,11 @@ class Sqlite(Target):
         self.marker(size).unlink(missing_ok=True)
 
 
-class Postgres(Target):
+class Postgres(PostgresServer, Target):
     name = "postgresql"
 
     def database(self, size: int) -> str:
         return f"heedful_bench_ws_{size}"
-
-    def url(self, database: str) -> str:
-        parts = urlsplit(self.args.postgres)
-        return urlunsplit((parts.scheme, parts.netloc, "/" + database, parts.query, ""))
-
-    def admin(self) -> Any:
-        import psycopg
-
-        return psycopg.connect(self.url("postgres"), autocommit=True)
-
-    def available(self) -> str | None:
-        try:
-            with self.admin() as conn:
-                return str(conn.execute("SHOW server_version").fetchone()[0])
-        except Exception as exc:
-            say(f"PostgreSQL not reachable at {self.args.postgres}: {exc}")
-            return None
 
     def env(self, size: int) -> dict[str, str]:
         env = super().env(size)
