@@ -7,7 +7,6 @@ a redirect back to the page.
 """
 
 import json
-import zoneinfo
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -18,7 +17,6 @@ from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import path, reverse
-from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
 from heedful.accounts.models import User
@@ -60,10 +58,6 @@ TIMELINE_EVENTS = (
 )
 
 channel = channel_display
-
-
-def _viewer_zone(user: User) -> zoneinfo.ZoneInfo:
-    return user.zone
 
 
 def _agent(request: HttpRequest) -> User:
@@ -323,7 +317,7 @@ def conversation_page(request: HttpRequest, pk: int) -> HttpResponse:
     context = {
         "section": "conversations",
         **_summary_context(conversation, user),
-        **_timeline_context(request, conversation, _viewer_zone(user)),
+        **_timeline_context(request, conversation, user.zone),
         "agents": agents,
         "mention_agents": [
             {"id": a.pk, "name": a.display_name, "handle": a.mention}  # type: ignore[attr-defined]
@@ -335,18 +329,16 @@ def conversation_page(request: HttpRequest, pk: int) -> HttpResponse:
         "undo_seconds": _undo_seconds(),
         **_panel_context(conversation, user, identities),
     }
-    with timezone.override(_viewer_zone(user)):
-        return render(request, "workspace/conversation.html", context)
+    return render(request, "workspace/conversation.html", context)
 
 
 @login_required
 @require_GET
 def timeline_partial(request: HttpRequest, pk: int) -> HttpResponse:
     conversation = _load(_agent(request), pk)
-    zone = _viewer_zone(_agent(request))
+    zone = _agent(request).zone
     context = {"conversation": conversation, **_timeline_context(request, conversation, zone)}
-    with timezone.override(_viewer_zone(_agent(request))):
-        return render(request, "workspace/conversation.html#timeline", context)
+    return render(request, "workspace/conversation.html#timeline", context)
 
 
 @login_required
@@ -357,8 +349,7 @@ def summary_partial(request: HttpRequest, pk: int) -> HttpResponse:
         **_summary_context(conversation, _agent(request)),
         "agents": _agents_for(conversation),
     }
-    with timezone.override(_viewer_zone(_agent(request))):
-        return render(request, "workspace/conversation.html#summary", context)
+    return render(request, "workspace/conversation.html#summary", context)
 
 
 def _undo_seconds() -> int:

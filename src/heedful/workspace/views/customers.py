@@ -50,10 +50,6 @@ def _user(request: HttpRequest) -> User:
     return request.user  # type: ignore[return-value]
 
 
-def _zone(user: User) -> zoneinfo.ZoneInfo:
-    return user.zone
-
-
 def _int(value: str | None) -> int | None:
     return parse_id(value)
 
@@ -64,7 +60,7 @@ def _wants_json(request: HttpRequest) -> bool:
 
 def _page(request: HttpRequest, template: str, context: dict[str, Any], status: int = 200) -> Any:
     user = _user(request)
-    base = {"section": "customers", "zone": _zone(user)}
+    base = {"section": "customers", "zone": user.zone}
     return render(request, template, {**base, **context}, status=status)
 
 
@@ -105,7 +101,7 @@ def customer_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "identities": _identities(customer),
         "preferred_label": _kind_label(customer.preferred_channel),
         "local_time": _local_time(customer),
-        "timeline": _rows(conversations, labels, _zone(user)),
+        "timeline": _rows(conversations, labels, user.zone),
         "older": older,
         "paged": bool(request.GET.get("after")),
         "visible_count": _visible(customer, user).values("pk")[: TIMELINE_PAGE * 20].count(),

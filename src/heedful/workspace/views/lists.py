@@ -79,10 +79,6 @@ class Row:
     tags: list[str]
 
 
-def _zone(user: User) -> zoneinfo.ZoneInfo:
-    return user.zone
-
-
 def _adapter_facts(kind: str) -> tuple[str, str, str]:
     """(label, icon, identity kind) of a channel kind, from the registry."""
     try:
@@ -153,7 +149,7 @@ def conversation_list(request: HttpRequest) -> HttpResponse:
     context: dict[str, Any] = {
         "section": "conversations",
         "lr": list_request,
-        "rows": make_rows(page, _zone(user)),
+        "rows": make_rows(page, user.zone),
         "page": page,
         "counts": cached_list_counts(viewer),
         "views": VIEWS.values(),

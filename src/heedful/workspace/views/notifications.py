@@ -3,8 +3,6 @@
 Every query here is filtered on the signed-in agent, so nobody reads another's.
 """
 
-import zoneinfo
-
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.db.models import Q, Subquery
@@ -18,10 +16,6 @@ from heedful.accounts.notifications import mark_read
 from heedful.core.parsing import parse_id
 
 PAGE_SIZE = 50
-
-
-def _zone(user: User) -> zoneinfo.ZoneInfo:
-    return user.zone
 
 
 @login_required
@@ -57,7 +51,7 @@ def notification_list(request: HttpRequest) -> HttpResponse:
         "notifications": page,
         "older": older,
         "paged": bool(before),
-        "zone": _zone(user),
+        "zone": user.zone,
         "any_unread": any(n.read_at is None for n in page),
     }
     return render(request, "workspace/notifications.html", context)
