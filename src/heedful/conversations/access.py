@@ -16,12 +16,14 @@ if TYPE_CHECKING:
 _NOTHING = Q(pk__in=[])
 
 
-def visible_filter(user: "User | Any") -> Q:
+def visible_filter(user: "User | Any", *, team_ids: list[int] | None = None) -> Q:
+    """`team_ids`: the user's teams when the caller has read them already."""
     if user is None or not user.is_authenticated or not user.is_active:
         return _NOTHING
     if user.is_admin:
         return Q()
-    team_ids = list(user.teams.values_list("id", flat=True))
+    if team_ids is None:
+        team_ids = list(user.teams.values_list("id", flat=True))
     # Unrouted conversations (no team) are a shared queue every agent sees.
     return Q(team__isnull=True) | Q(team_id__in=team_ids) | Q(assignee=user)
 

@@ -297,8 +297,18 @@ class Viewer:
 
     def __init__(self, user: "User") -> None:
         self.user = user
-        self.visible = visible_filter(user)
         self._team_ids: list[int] | None = None
+        self._visible: Any = None
+
+    @property
+    def visible(self) -> Any:
+        if self._visible is None:
+            user = self.user
+            # Read once here and reused by the "my teams" list; admins need none.
+            reads_teams = user.is_authenticated and user.is_active and not user.is_admin
+            teams = self.team_ids if reads_teams else None
+            self._visible = visible_filter(self.user, team_ids=teams)
+        return self._visible
 
     @property
     def team_ids(self) -> list[int]:
