@@ -4,6 +4,7 @@ Lists filter with `visible_filter`; detail pages and downloads load through
 `get_conversation_for`, so what a list hides a URL cannot reveal.
 """
 
+from collections.abc import Collection
 from typing import TYPE_CHECKING, Any
 
 from django.db.models import Q
@@ -26,6 +27,19 @@ def visible_filter(user: "User | Any", *, team_ids: list[int] | None = None) -> 
         team_ids = list(user.teams.values_list("id", flat=True))
     # Unrouted conversations (no team) are a shared queue every agent sees.
     return Q(team__isnull=True) | Q(team_id__in=team_ids) | Q(assignee=user)
+
+
+def sees(
+    *,
+    is_admin: bool,
+    team_ids: Collection[int],
+    user_id: int,
+    team_id: int | None,
+    assignee_id: int | None,
+) -> bool:
+    """`visible_filter` decided in memory for one conversation, for callers that hold
+    the agent's teams and the conversation's team and assignee (live pushes)."""
+    return is_admin or team_id is None or team_id in team_ids or assignee_id == user_id
 
 
 def viewers_filter(conversation: "Conversation") -> Q:

@@ -26,6 +26,7 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
 
+from heedful.conversations.access import sees
 from heedful.core.live import AGENTS_GROUP, conversation_group, remember_loop
 
 log = logging.getLogger(__name__)
@@ -49,10 +50,14 @@ class Agent:
 
 
 def may_see(agent: Agent, team_id: int | None, assignee_id: int | None) -> bool:
-    """`visible_filter` for one conversation, decided in memory (tested to agree)."""
-    if agent.is_admin:
-        return True
-    return team_id is None or team_id in agent.team_ids or assignee_id == agent.user_id
+    """The access rule for one pushed conversation (tested to agree with visible_filter)."""
+    return sees(
+        is_admin=agent.is_admin,
+        team_ids=agent.team_ids,
+        user_id=agent.user_id,
+        team_id=team_id,
+        assignee_id=assignee_id,
+    )
 
 
 def load_agent(user_id: int, session_key: str | None) -> Agent | None:
