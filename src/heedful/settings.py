@@ -310,6 +310,17 @@ HEEDFUL_OUTBOX_LAG_SECONDS = env.float(
 HEEDFUL_DELIVERY_LEASE_SECONDS = env.int("HEEDFUL_DELIVERY_LEASE_SECONDS", default=120)
 HEEDFUL_DELIVERY_MAX_ATTEMPTS = env.int("HEEDFUL_DELIVERY_MAX_ATTEMPTS", default=5)
 # Seconds an agent has to take back a reply before it is handed to its channel.
+# Inbox credentials are encrypted with this key, not SECRET_KEY (inboxes.secrets).
+HEEDFUL_SECRETS_KEY = env.str("HEEDFUL_SECRETS_KEY", default="")
+HEEDFUL_SECRETS_KEY_FILE = env.str(
+    "HEEDFUL_SECRETS_KEY_FILE", default=str(DATA_DIR / "secrets.key")
+)
+# Email: the largest raw message accepted (bigger ones are quarantined with the
+# reason), hard bounces before an address is suppressed, and the window within
+# which one sender gets at most one automatic acknowledgment.
+HEEDFUL_MAX_EMAIL_BYTES = env.int("HEEDFUL_MAX_EMAIL_BYTES", default=25 * 1024 * 1024)
+HEEDFUL_BOUNCE_SUPPRESS_AFTER = env.int("HEEDFUL_BOUNCE_SUPPRESS_AFTER", default=3)
+HEEDFUL_AUTOREPLY_WINDOW_HOURS = env.float("HEEDFUL_AUTOREPLY_WINDOW_HOURS", default=24.0)
 HEEDFUL_UNDO_SECONDS = env.int("HEEDFUL_UNDO_SECONDS", default=0 if TESTING else 5)
 RATELIMIT_VIEW = "heedful.portal.views.rate_limited"
 # Behind a proxy the client address is in a header the proxy sets (X-Real-IP).

@@ -231,6 +231,18 @@ class Message(models.Model):
     )
     body_text = models.TextField(blank=True)
     body_html = models.TextField(blank=True, help_text="Sanitized with nh3 before it is stored.")
+    # Quoted history and signature split off an inbound email: folded away in the
+    # timeline, never thrown away.
+    quoted_text = models.TextField(blank=True)
+    # What the channel had to tell the agent about this message: attachments over
+    # the limits, a part that could not be decoded.
+    notice = models.TextField(blank=True)
+    # Why the receiving server did not vouch for the sender (SPF/DKIM/DMARC failed);
+    # empty when it did or could not say.
+    sender_unverified = models.CharField(max_length=255, blank=True)
+    # Inbound only: why this message came from a machine (Auto-Submitted, a bulk
+    # Precedence, a list, a null sender). Such messages never get an automatic reply.
+    auto_submitted = models.CharField(max_length=255, blank=True)
     # The provider's id (an email Message-ID, a webhook id); NULL when absent so
     # notes and replies without one never collide on the unique constraint.
     external_id = models.CharField(max_length=255, null=True, blank=True)
@@ -274,6 +286,13 @@ class Message(models.Model):
                 name="msg_delivery_sweep",
             ),
             models.Index(fields=["sender_identity", "-created_at"], name="msg_by_identity"),
+            # Email threading looks up Message-IDs across inboxes: a reply to a web-form
+            # answer arrives in the email inbox.
+            models.Index(
+                fields=["external_id"],
+                condition=Q(external_id__isnull=False),
+                name="msg_external_id",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -343,6 +362,9 @@ class Attachment(models.Model):
     content_type = models.CharField(max_length=100, default="application/octet-stream")
     size = models.PositiveBigIntegerField()
     sha256 = models.CharField(max_length=64)
+    # An email's inline image is referenced from its HTML as cid:<content_id>.
+    content_id = models.CharField(max_length=255, blank=True)
+    inline = models.BooleanField(default=False)
     created_at = models.DateTimeField(auto_now_add=True)
 
     def __str__(self) -> str:

@@ -53,17 +53,29 @@ class Quarantined(Exception):
         self.reason = reason
 
 
-def store_raw(*, inbox: Inbox, payload: bytes, content_type: str) -> RawInbound:
-    """Commit the raw input on its own, so a later failure loses nothing."""
-    with transaction.atomic():
-        return rows.insert(
-            RawInbound(
-                inbox=inbox,
-                payload=payload,
-                content_type=content_type,
-                sha256=hashlib.sha256(payload).hexdigest(),
+def store_raw(
+    *, inbox: Inbox, payload: bytes, content_type: str, source_key: str | None = None
+) -> RawInbound:
+    """Commit the raw input on its own, so a later failure loses nothing.
+
+    With a `source_key` (where the channel keeps it), storing the same input twice
+    returns the row stored first.
+    """
+    try:
+        with transaction.atomic():
+            return rows.insert(
+                RawInbound(
+                    inbox=inbox,
+                    payload=payload,
+                    content_type=content_type,
+                    sha256=hashlib.sha256(payload).hexdigest(),
+                    source_key=source_key,
+                )
             )
-        )
+    except IntegrityError:
+        if source_key is None:
+            raise
+        return RawInbound.objects.get(inbox=inbox, source_key=source_key)
 
 
 def receive(inbound: InboundMessage, *, raw: RawInbound | None = None) -> ReceiveResult:
@@ -73,7 +85,10 @@ def receive(inbound: InboundMessage, *, raw: RawInbound | None = None) -> Receiv
     """
     if raw is None and inbound.raw:
         raw = store_raw(
-            inbox=inbound.inbox, payload=inbound.raw, content_type=inbound.raw_content_type
+            inbox=inbound.inbox,
+            payload=inbound.raw,
+            content_type=inbound.raw_content_type,
+            source_key=inbound.source_key,
         )
     try:
         result = _receive_once(inbound, raw)
@@ -81,16 +96,17 @@ def receive(inbound: InboundMessage, *, raw: RawInbound | None = None) -> Receiv
         # A concurrent receive of the same external id won the race: that is a duplicate.
         existing = _find_duplicate(inbound)
         if existing is None:
-            return _quarantine(raw, "database constraint failed while storing the message")
+            return quarantine(raw, "database constraint failed while storing the message")
         result = ReceiveResult(existing, existing.conversation, False, True, raw)
         _mark_raw(raw, RawInbound.Status.DUPLICATE, existing)
     except Exception as exc:
         log.exception("inbound message quarantined")
-        return _quarantine(raw, f"{type(exc).__name__}: {exc}")
+        return quarantine(raw, f"{type(exc).__name__}: {exc}")
     return result
 
 
-def _quarantine(raw: RawInbound | None, reason: str) -> ReceiveResult:
+def quarantine(raw: RawInbound | None, reason: str) -> ReceiveResult:
+    """Keep the raw input with the reason, for a retry after a fix; raises Quarantined."""
     if raw is None:
         raise RuntimeError(reason)
     RawInbound.objects.filter(pk=raw.pk).update(
@@ -147,6 +163,10 @@ def _receive_once(inbound: InboundMessage, raw: RawInbound | None) -> ReceiveRes
                 sender_identity=identity,
                 body_text=inbound.text,
                 body_html=sanitize_html(inbound.html),
+                quoted_text=inbound.quoted_text,
+                notice=inbound.notice,
+                sender_unverified=inbound.sender_unverified[:255],
+                auto_submitted=inbound.auto_submitted[:255],
                 external_id=inbound.external_id or None,
                 created_at=now,
             )
@@ -210,14 +230,18 @@ def _thread(inbound: InboundMessage, identity: Identity) -> Conversation | None:
     """An existing conversation this message belongs to, or None to open a new one."""
     conversation: Conversation | None = None
     if inbound.thread_hints:
+        # Across inboxes: the answer to a web-form request goes out by email, and the
+        # customer's reply to it arrives in the email inbox.
         hinted = (
-            Message.objects.filter(inbox=inbound.inbox, external_id__in=list(inbound.thread_hints))
+            Message.objects.filter(external_id__in=list(inbound.thread_hints))
             .select_related("conversation")
             .order_by("-created_at")
             .first()
         )
         if hinted is not None:
             conversation = hinted.conversation
+    if conversation is None and inbound.signed_conversation is not None:
+        conversation = Conversation.objects.filter(number=inbound.signed_conversation).first()
     if conversation is None and inbound.conversation_hint is not None:
         candidate = Conversation.objects.filter(number=inbound.conversation_hint).first()
         # A reference number is only a hint from someone already in the thread:
@@ -366,12 +390,22 @@ def _store_attachments(message: Message, attachments: tuple[InboundAttachment, .
             content_type=item.content_type or "application/octet-stream",
             size=len(item.content),
             sha256=hashlib.sha256(item.content).hexdigest(),
+            content_id=item.content_id[:255],
+            inline=item.inline,
         )
         attachment.file.save(item.filename or "attachment", ContentFile(item.content), save=False)
         attachment.save()
 
 
-def retry_quarantined(*, raw: RawInbound) -> ReceiveResult:
-    """Run a quarantined raw input through its channel's parser again, after a fix."""
-    inbound = raw.inbox.adapter.parse(raw)
+def retry_quarantined(*, raw: RawInbound) -> ReceiveResult | None:
+    """Run a quarantined raw input through its channel's processing again, after a fix.
+
+    A channel whose raw input can be more than a message (an email can be a bounce
+    report) processes it itself; the others are parsed and received.
+    """
+    adapter = raw.inbox.adapter
+    process = getattr(adapter, "process", None)
+    if process is not None:
+        return process(raw)
+    inbound = adapter.parse(raw)
     return receive(inbound, raw=raw)

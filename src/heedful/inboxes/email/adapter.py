@@ -1,29 +1,19 @@
-"""Email delivery through Django's mail backend (EMAIL_URL).
+"""The email channel: inbound through `ingest`, outbound through `outbound`."""
 
-Inbound email (IMAP, provider webhooks, the pipe) builds on this package.
-"""
-
-import secrets
 from typing import TYPE_CHECKING
 
-from django.conf import settings
-from django.core.mail import EmailMultiAlternatives, get_connection
-
 from heedful.customers.identities import IdentityKind
-from heedful.inboxes.registry import DeliveryResult
+from heedful.inboxes.email.outbound import EmailDelivery, new_message_id
 
 if TYPE_CHECKING:
     from heedful.conversations.inbound import InboundMessage
-    from heedful.conversations.models import Message
+    from heedful.conversations.services.receive import ReceiveResult
     from heedful.inboxes.models import RawInbound
 
-
-def new_message_id(domain: str) -> str:
-    # Random, so nobody can predict one of ours and inject into a thread.
-    return f"<{secrets.token_hex(16)}@{domain}>"
+__all__ = ["EmailAdapter", "new_message_id"]
 
 
-class EmailAdapter:
+class EmailAdapter(EmailDelivery):
     kind = "email"
     label = "Email"
     icon = "✉"
@@ -31,60 +21,13 @@ class EmailAdapter:
     synchronous = False
 
     def parse(self, raw: "RawInbound") -> "InboundMessage":
-        raise NotImplementedError("inbound email parsing arrives with the email channel")
+        from heedful.inboxes.email.ingest import to_inbound
+        from heedful.inboxes.email.parse import parse_email
 
-    def _reserve_message_id(self, message: "Message", domain: str) -> str:
-        """Store the Message-ID before sending, so a re-send after a crash reuses it
-        and the customer's mail client shows one message, not two."""
-        from heedful.conversations.models import Message
+        return to_inbound(raw.inbox, parse_email(bytes(raw.payload)), raw)
 
-        candidate = new_message_id(domain)
-        Message.objects.filter(pk=message.pk, external_id__isnull=True).update(
-            external_id=candidate
-        )
-        stored = Message.objects.values_list("external_id", flat=True).get(pk=message.pk)
-        return stored or candidate
+    def process(self, raw: "RawInbound") -> "ReceiveResult | None":
+        """Stored raw input -> bounce report or conversation message (see ingest)."""
+        from heedful.inboxes.email.ingest import process
 
-    def from_address(self, message: "Message") -> str:
-        return message.inbox.address or settings.DEFAULT_FROM_EMAIL
-
-    def deliver(self, message: "Message") -> DeliveryResult:
-        recipient = message.recipient_identity
-        if recipient is None or recipient.kind != IdentityKind.EMAIL:
-            return DeliveryResult(ok=False, error="no email address to answer to", permanent=True)
-        conversation = message.conversation
-        sender = self.from_address(message)
-        domain = sender.rsplit("@", 1)[-1] or "localhost"
-        message_id = message.external_id or self._reserve_message_id(message, domain)
-        headers = {
-            "Message-ID": message_id,
-            "Auto-Submitted": "auto-replied" if message.is_automatic else "no",
-        }
-        previous = (
-            conversation.messages.filter(direction="in", external_id__isnull=False)
-            .exclude(pk=message.pk)
-            .order_by("-created_at", "-id")
-            .values_list("external_id", flat=True)
-            .first()
-        )
-        # Only real Message-IDs thread in mail clients (web-form ids do not).
-        if previous and previous.startswith("<") and previous.endswith(">"):
-            headers["In-Reply-To"] = previous
-            headers["References"] = previous
-        # A header must be one line whatever the stored subject holds.
-        subject = " ".join(conversation.subject.split()) or "Your request"
-        email = EmailMultiAlternatives(
-            subject=f"Re: {subject} [#{conversation.number}]",
-            body=message.body_text,
-            from_email=sender,
-            to=[recipient.address],
-            headers=headers,
-            connection=get_connection(),
-        )
-        if message.body_html:
-            email.attach_alternative(message.body_html, "text/html")
-        try:
-            email.send(fail_silently=False)
-        except (OSError, ValueError) as exc:  # SMTP errors are OSError subclasses
-            return DeliveryResult(ok=False, error=f"{type(exc).__name__}: {exc}")
-        return DeliveryResult(ok=True, external_id=message_id)
+        return process(raw)

@@ -2,17 +2,19 @@
 
 from typing import TYPE_CHECKING
 
-from heedful.inboxes.email.adapter import EmailAdapter
+from heedful.customers.identities import IdentityKind
+from heedful.inboxes.email.outbound import EmailDelivery
 
 if TYPE_CHECKING:
     from heedful.conversations.inbound import InboundMessage
     from heedful.inboxes.models import RawInbound
 
 
-class WebFormAdapter(EmailAdapter):
+class WebFormAdapter(EmailDelivery):
     kind = "webform"
     label = "Web form"
     icon = "✎"
+    identity_kind = IdentityKind.EMAIL
     synchronous = False
 
     def parse(self, raw: "RawInbound") -> "InboundMessage":
