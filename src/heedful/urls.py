@@ -15,5 +15,7 @@ urlpatterns = [
     path("favicon.ico", RedirectView.as_view(url=static("heedful/favicon.svg"), permanent=True)),
     path("admin/", admin.site.urls),
     path("app/", include("heedful.workspace.urls")),
+    # Mail providers post inbound email here (django-anymail), one URL per inbox.
+    path("hooks/email/", include("heedful.inboxes.email.urls")),
     path("", include("heedful.portal.urls")),
 ]

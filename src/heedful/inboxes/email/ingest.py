@@ -100,9 +100,12 @@ def process(raw: RawInbound) -> ReceiveResult | None:
         return None
     inbound = to_inbound(raw.inbox, parsed, raw)
     result = receive(inbound, raw=raw)
-    if result.created_conversation and not result.duplicate and not inbound.auto_submitted:
+    wants_ack = EmailSettings.of(raw.inbox).auto_ack
+    if wants_ack and result.created_conversation and not result.duplicate:
         from heedful.inboxes.email.autoreply import maybe_acknowledge
 
+        # maybe_acknowledge refuses automatic senders (RFC 3834), suppressed addresses
+        # and senders answered within the window.
         try:
             maybe_acknowledge(conversation=result.conversation, message=result.message)
         except Exception:  # the message is stored; a failed acknowledgment loses nothing
