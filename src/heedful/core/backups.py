@@ -9,7 +9,9 @@ Archive layout (tar.gz):
     secret_key          the generated key under the data directory, when there is one
 
 The Huey queue is not included: tasks only ring doorbells, and the periodic
-sweeps redo whatever a lost task would have done.
+sweeps redo whatever a lost task would have done. Nor is the key that encrypts
+inbox credentials (inboxes.secrets, var/secrets.key): an archive that leaks must
+not hand over the mailboxes too. Back that key up on its own.
 """
 
 import json
@@ -110,6 +112,7 @@ def create_backup(output: Path | None = None, alias: str = DEFAULT_DB_ALIAS) -> 
             manifest["media_files"] = _count_files(media_root)
         key = secret_key_path()
         manifest["secret_key"] = key.is_file()
+        manifest["inbox_secrets_key"] = "not included: back up HEEDFUL_SECRETS_KEY separately"
         (work / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
 
         partial = output.with_name(output.name + ".partial")

@@ -3,6 +3,7 @@
 from pathlib import Path
 from typing import Any
 
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from heedful.core.backups import BackupError, create_backup, default_output, read_manifest
@@ -34,4 +35,6 @@ class Command(BaseCommand):
             self.style.SUCCESS(f"Backup written to {path} ({size:.1f} MiB)")
             + f"\n  {manifest['database_vendor']} database, {media}, {key}."
             "\n  It holds customer data and the secret key: keep it somewhere safe."
+            "\n  Not included: the key that encrypts mailbox passwords (HEEDFUL_SECRETS_KEY or "
+            f"{settings.HEEDFUL_SECRETS_KEY_FILE}). Keep a copy of it apart from the backups."
         )
