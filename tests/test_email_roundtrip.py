@@ -14,9 +14,15 @@ from heedful.inboxes import secrets
 from heedful.inboxes.email import imap, tokens
 from heedful.inboxes.models import Inbox
 from tests.mailserver import PASSWORD, mailbox_fixture, mailserver_fixture  # noqa: F401
-from tests.smtp_server import smtp_server as smtp_server_fixture  # noqa: F401
+from tests.smtp_server import SmtpServer
 
 pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def smtp_server():
+    with SmtpServer(auth=("heedful", "s3cret")) as server:
+        yield server
 
 
 @pytest.fixture
