@@ -279,11 +279,22 @@ SERVESTATIC_AUTOREFRESH = DEBUG
 # Upload limits (web form and API). Larger bodies are refused with a clear error.
 HEEDFUL_MAX_ATTACHMENT_BYTES = env.int("HEEDFUL_MAX_ATTACHMENT_BYTES", default=10 * 1024 * 1024)
 HEEDFUL_MAX_ATTACHMENTS = env.int("HEEDFUL_MAX_ATTACHMENTS", default=5)
-DATA_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
-# Whole request bodies (core.bodylimit): every allowed attachment plus the form.
+# The largest raw email accepted (bigger ones keep their headers, quarantined).
+HEEDFUL_MAX_EMAIL_BYTES = env.int("HEEDFUL_MAX_EMAIL_BYTES", default=25 * 1024 * 1024)
+# What a form needs beside its files (the web form allows its attachments plus this).
+HEEDFUL_MAX_FORM_BYTES = 2 * 1024 * 1024
+# Mail providers post a whole message as one form field or JSON string (base64
+# inside JSON), and Django counts such fields against this limit: sized so the
+# largest accepted email fits. Bodies stay capped at the ASGI edge (below).
+DATA_UPLOAD_MAX_MEMORY_SIZE = HEEDFUL_MAX_EMAIL_BYTES * 4 // 3 + HEEDFUL_MAX_FORM_BYTES
+# Whole request bodies (core.bodylimit): every allowed attachment plus the form,
+# or the largest provider webhook, whichever is more.
 HEEDFUL_MAX_REQUEST_BYTES = env.int(
     "HEEDFUL_MAX_REQUEST_BYTES",
-    default=HEEDFUL_MAX_ATTACHMENTS * HEEDFUL_MAX_ATTACHMENT_BYTES + DATA_UPLOAD_MAX_MEMORY_SIZE,
+    default=max(
+        HEEDFUL_MAX_ATTACHMENTS * HEEDFUL_MAX_ATTACHMENT_BYTES + HEEDFUL_MAX_FORM_BYTES,
+        DATA_UPLOAD_MAX_MEMORY_SIZE,
+    ),
 )
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 
@@ -315,10 +326,8 @@ HEEDFUL_SECRETS_KEY = env.str("HEEDFUL_SECRETS_KEY", default="")
 HEEDFUL_SECRETS_KEY_FILE = env.str(
     "HEEDFUL_SECRETS_KEY_FILE", default=str(DATA_DIR / "secrets.key")
 )
-# Email: the largest raw message accepted (bigger ones are quarantined with the
-# reason), hard bounces before an address is suppressed, and the window within
+# Email: hard bounces before an address is suppressed, and the window within
 # which one sender gets at most one automatic acknowledgment.
-HEEDFUL_MAX_EMAIL_BYTES = env.int("HEEDFUL_MAX_EMAIL_BYTES", default=25 * 1024 * 1024)
 HEEDFUL_BOUNCE_SUPPRESS_AFTER = env.int("HEEDFUL_BOUNCE_SUPPRESS_AFTER", default=3)
 HEEDFUL_AUTOREPLY_WINDOW_HOURS = env.float("HEEDFUL_AUTOREPLY_WINDOW_HOURS", default=24.0)
 HEEDFUL_UNDO_SECONDS = env.int("HEEDFUL_UNDO_SECONDS", default=0 if TESTING else 5)

@@ -78,7 +78,7 @@ def _too_large(request: HttpRequest) -> bool:
     except ValueError:
         return False
     limit = settings.HEEDFUL_MAX_ATTACHMENTS * settings.HEEDFUL_MAX_ATTACHMENT_BYTES
-    return length > limit + settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+    return length > limit + settings.HEEDFUL_MAX_FORM_BYTES
 
 
 def _form_page(

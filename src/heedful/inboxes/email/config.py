@@ -30,6 +30,8 @@ class ImapSettings:
     after: str = "seen"  # seen | move | leave
     move_to: str = "Processed"
     idle: bool = True  # use IDLE where the server offers it
+    # Off only for a self-signed server on a network you trust (a test server).
+    verify_tls: bool = True
     poll_seconds: int = 60
 
     @property
