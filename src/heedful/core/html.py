@@ -16,4 +16,6 @@ def sanitize_html(html: str) -> str:
         attributes={**nh3.ALLOWED_ATTRIBUTES, **_ATTRIBUTES},
         url_schemes={"http", "https", "mailto", "cid", "tel"},
         link_rel="noopener noreferrer nofollow",
+        # Dropped with their content: a <title> in an email's head is not message text.
+        clean_content_tags={"script", "style", "title"},
     )

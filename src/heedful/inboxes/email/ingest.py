@@ -98,7 +98,10 @@ def process(raw: RawInbound) -> ReceiveResult | None:
 
     if parsed.bounce is not None and _handle_bounce(raw, parsed):
         return None
-    inbound = to_inbound(raw.inbox, parsed, raw)
+    try:
+        inbound = to_inbound(raw.inbox, parsed, raw)
+    except EmailParseError as exc:  # no usable sender: quarantined, like a parse failure
+        return quarantine(raw, str(exc))
     result = receive(inbound, raw=raw)
     wants_ack = EmailSettings.of(raw.inbox).auto_ack
     if wants_ack and result.created_conversation and not result.duplicate:
