@@ -172,11 +172,12 @@ def test_a_withdrawn_reply_is_not_shown(agent, cast, conversation):
     assert "withdrew a reply" in body
 
 
-def test_stored_html_is_rendered_and_plain_text_is_escaped(agent, cast, conversation):
+def test_text_is_shown_inline_and_plain_text_is_escaped(agent, cast, conversation):
+    # Stored HTML is shown only in the sealed formatted view (test_workspace_email).
     MessageFactory(conversation=conversation, body_text="x", body_html="<p><b>bold</b> words</p>")
     MessageFactory(conversation=conversation, body_text="<script>alert(1)</script>\nline two")
     body = html(agent.get(url("timeline", conversation)))
-    assert "<p><b>bold</b> words</p>" in body
+    assert "<p><b>bold</b> words</p>" not in body
     assert "&lt;script&gt;alert(1)&lt;/script&gt;<br>line two" in body
 
 

@@ -1,10 +1,12 @@
-"""A Content-Security-Policy for the agent workspace.
+"""Content-Security-Policies for the agent workspace.
 
 Customer HTML is sanitized (nh3) but may still carry <img src="https://...">: a
 tracking pixel would tell its sender which agent read the message, from where and
-when. The workspace only ever shows its own images and inline data, so remote
-images are refused by the browser until a "load images" action exists (the email
-channel brings it). Scripts are not restricted here: the pages use inline handlers.
+when. The workspace pages only ever show their own images and inline data, so the
+browser refuses remote images there. An email's HTML is shown in a sandboxed frame
+served with a policy of its own (`formatted_message_policy`), which lets remote
+images through only when the agent pressed "Load remote images". Scripts are not
+restricted on the workspace pages: they use inline handlers.
 """
 
 from collections.abc import Callable
@@ -12,6 +14,19 @@ from collections.abc import Callable
 from django.http import HttpRequest, HttpResponse
 
 WORKSPACE_POLICY = "img-src 'self' data:; object-src 'none'; base-uri 'self'; form-action 'self'"
+
+# Nothing runs and nothing is fetched but inline data (cid: images are embedded as
+# data: URLs) and our own files; only the workspace may frame it. The sandbox
+# directive keeps the document sandboxed even when opened outside its frame.
+_FORMATTED_POLICY = (
+    "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:{remote}; "
+    "base-uri 'none'; form-action 'none'; frame-ancestors 'self'; "
+    "sandbox allow-popups allow-popups-to-escape-sandbox"
+)
+
+
+def formatted_message_policy(*, remote_images: bool) -> str:
+    return _FORMATTED_POLICY.format(remote=" http: https:" if remote_images else "")
 
 
 class WorkspaceContentPolicyMiddleware:

@@ -17,6 +17,7 @@ from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import path, reverse
+from django.views.decorators.clickjacking import xframe_options_sameorigin
 from django.views.decorators.http import require_GET, require_POST
 
 from heedful.accounts.models import User
@@ -27,18 +28,22 @@ from heedful.conversations.access import get_conversation_for, viewers_filter
 from heedful.conversations.models import (
     Conversation,
     ConversationEvent,
+    ConversationParticipant,
     DeliveryStatus,
+    Direction,
     EventType,
     Message,
+    ParticipantRole,
     Priority,
     Status,
 )
 from heedful.core.errors import NotFound, ServiceError
+from heedful.core.headers import formatted_message_policy
 from heedful.core.parsing import parse_id
 from heedful.customers.history import conversations_of, recent_elsewhere
 from heedful.customers.models import Identity
 from heedful.inboxes.registry import channel_display
-from heedful.workspace.fragments import rendered_messages
+from heedful.workspace.fragments import ROW_FIELDS, formatted_document, rendered_messages
 
 PAST_LIMIT = 50
 
@@ -127,9 +132,9 @@ def _timeline(
     were left out; a fixed number of queries."""
     shown = conversation.messages.exclude(delivery_status=DeliveryStatus.CANCELLED)
     rows = list(
-        shown.order_by("-created_at", "-id").values_list(
-            "pk", "created_at", "delivery_status", "delivery_attempts"
-        )[: None if show_all else TIMELINE_LIMIT + 1]
+        shown.order_by("-created_at", "-id").values_list(*ROW_FIELDS)[
+            : None if show_all else TIMELINE_LIMIT + 1
+        ]
     )
     earlier = 0
     if len(rows) > TIMELINE_LIMIT and not show_all:
@@ -138,9 +143,7 @@ def _timeline(
     rows.reverse()
     html = rendered_messages(conversation, rows, zone)
     items: list[tuple[datetime, int, int, TimelineItem]] = [
-        (at, 0, pk, TimelineItem("message", at, html=html[pk]))
-        for pk, at, _, _ in rows
-        if pk in html
+        (at, 0, pk, TimelineItem("message", at, html=html[pk])) for pk, at, *_ in rows if pk in html
     ]
     events_qs = conversation.events.filter(type__in=TIMELINE_EVENTS)
     if earlier:
@@ -234,6 +237,11 @@ def _describe(event: ConversationEvent, names: dict[int, str]) -> tuple[str, str
         return f"{who} merged two customer records into this customer", "", ""
     if kind == EventType.REPLY_UNDONE:
         return f"{who} withdrew a reply before it was sent", "", ""
+    if kind == EventType.DELIVERY_FAILED and data.get("bounce"):
+        # The customer's server took the reply and sent it back later: the message
+        # itself shows "Not delivered"; this line says what the bounce said.
+        answer = " ".join(str(data.get(k) or "") for k in ("status", "diagnostic")).strip()
+        return f"Bounced: {answer or data.get('error', '')}", "", ""
     if kind == EventType.DELIVERY_FAILED:
         retry = " (will retry)" if data.get("will_retry") else ""
         return f"Delivery failed: {data.get('error', '')}{retry}", "", "danger"
@@ -296,7 +304,19 @@ def _summary_context(conversation: Conversation, user: Any) -> dict[str, Any]:
         "priorities": Priority.choices,
         "can_assign_others": can(user, "conversation.assign_others"),
         "is_mine": conversation.assignee_id == user.pk,
+        "cc": _cc_addresses(conversation),
     }
+
+
+def _cc_addresses(conversation: Conversation) -> list[str]:
+    """Who "reply all" includes besides the customer: the conversation's CC participants."""
+    return list(
+        ConversationParticipant.objects.filter(
+            conversation=conversation, role=ParticipantRole.CC, identity__isnull=False
+        )
+        .order_by("identity__address")
+        .values_list("identity__address", flat=True)
+    )
 
 
 @login_required
@@ -574,6 +594,59 @@ def merge_view(request: HttpRequest, pk: int) -> HttpResponse:
     return render(request, template, context)
 
 
+# --- email: the formatted view and retrying a failed reply ----------------------------
+
+
+def _message_of(conversation: Conversation, mid: int, **match: Any) -> Message:
+    """A message of `conversation` (already loaded through the access rule), else 404."""
+    message = Message.objects.filter(pk=mid, conversation=conversation, **match).first()
+    if message is None:
+        raise Http404("No such message")
+    return message
+
+
+@login_required
+@require_GET
+@xframe_options_sameorigin  # the conversation page frames it; the rest of /app/ stays DENY
+def message_html_view(request: HttpRequest, pk: int, mid: int) -> HttpResponse:
+    """A message's sanitized HTML as its own document, for a sandboxed iframe."""
+    conversation = get_conversation_for(_agent(request), pk)
+    message = _message_of(conversation, mid)
+    if not message.body_html:
+        raise Http404("This message has no formatted version")
+    images = request.GET.get("images") == "1"
+    response = HttpResponse(formatted_document(message), content_type="text/html; charset=utf-8")
+    response["Content-Security-Policy"] = formatted_message_policy(remote_images=images)
+    response["Referrer-Policy"] = "no-referrer"
+    response["Cache-Control"] = "private, no-cache"
+    return response
+
+
+@login_required
+@require_POST
+def retry_view(request: HttpRequest, pk: int, mid: int) -> HttpResponse:
+    """Send a reply that failed once more (the agent fixed the address, the server is up)."""
+    from heedful.conversations.services import delivery  # its retry lives with the lease
+
+    conversation = get_conversation_for(_agent(request), pk)
+    message = _message_of(conversation, mid, direction=Direction.OUTBOUND, is_note=False)
+    try:
+        if message.delivery_status != DeliveryStatus.FAILED:
+            raise ServiceError("Only a reply that was not delivered can be sent again.")
+        delivery.retry_delivery(message=message, actor=_agent(request))
+    except ServiceError as exc:
+        return _refused(request, conversation, exc)
+    if request.headers.get("HX-Request") != "true":
+        return _done(request, conversation, "Sending the reply again.")
+    row = Message.objects.filter(pk=message.pk).values_list(*ROW_FIELDS).get()
+    html = rendered_messages(conversation, [row], _agent(request).zone)[message.pk]
+    response = HttpResponse(html)
+    response["HX-Trigger"] = json.dumps(
+        {"heedful:conversation-changed": {"conversation_id": conversation.pk}}
+    )
+    return response
+
+
 urlpatterns = [
     path("conversations/<int:pk>/", conversation_page, name="conversation"),
     path("conversations/<int:pk>/timeline/", timeline_partial, name="timeline"),
@@ -588,4 +661,6 @@ urlpatterns = [
     path("conversations/<int:pk>/tags/", tags_view, name="conversation_tags"),
     path("conversations/<int:pk>/spam/", spam_view, name="conversation_spam"),
     path("conversations/<int:pk>/merge/", merge_view, name="conversation_merge"),
+    path("conversations/<int:pk>/messages/<int:mid>/html/", message_html_view, name="message_html"),
+    path("conversations/<int:pk>/messages/<int:mid>/retry/", retry_view, name="message_retry"),
 ]

@@ -51,8 +51,10 @@
 
   function refresh() {
     var stick = nearBottom();
-    replaceFrom(root.dataset.timelineUrl, "timeline")
+    var opened = openedInTimeline();
+    replaceFrom(root.dataset.timelineUrl, "timeline", true)
       .then(function () {
+        reopen(opened);
         if (stick) scrollToLatest();
       })
       .catch(function () {
@@ -446,6 +448,68 @@
       if (event.key === "Escape" && (!list || list.hidden)) area.blur();
     });
   });
+
+  /* --- email: formatted view, remote images, folded quotes ---------------------------- */
+
+  // The formatted frame is fetched only when the agent opens it: a long thread of
+  // HTML mail would otherwise load every one of them with the page.
+  function loadFrame(details, src) {
+    var frame = details && details.querySelector("iframe.msg-frame");
+    if (!frame) return;
+    var wanted = src || frame.getAttribute("src") || frame.dataset.src;
+    if (wanted && frame.getAttribute("src") !== wanted) frame.setAttribute("src", wanted);
+  }
+
+  document.addEventListener(
+    "toggle",
+    function (event) {
+      var details = event.target;
+      if (details.classList && details.classList.contains("msg-formatted") && details.open) loadFrame(details);
+    },
+    true
+  );
+
+  document.addEventListener("click", function (event) {
+    var button = event.target.closest && event.target.closest("[data-load-images]");
+    if (!button) return;
+    event.preventDefault();
+    var details = document.getElementById("formatted-" + button.dataset.loadImages);
+    if (!details) return;
+    details.open = true;
+    loadFrame(details, button.getAttribute("href"));
+    imagesShown(details, button);
+    details.scrollIntoView({ block: "nearest" });
+  });
+
+  function imagesShown(details, button) {
+    var hint = details.querySelector("[data-images-blocked]");
+    if (hint) hint.hidden = true;
+    if (!button) return;
+    button.textContent = "Remote images shown";
+    button.setAttribute("aria-disabled", "true");
+  }
+
+  // A live refresh re-renders the timeline: keep what the agent had opened open.
+  function openedInTimeline() {
+    var opened = [];
+    document.querySelectorAll("#timeline details[open][id]").forEach(function (details) {
+      var frame = details.querySelector("iframe.msg-frame");
+      opened.push({ id: details.id, src: frame ? frame.getAttribute("src") : null });
+    });
+    return opened;
+  }
+
+  function reopen(opened) {
+    opened.forEach(function (item) {
+      var details = document.getElementById(item.id);
+      if (!details) return;
+      details.open = true;
+      if (item.src) loadFrame(details, item.src);
+      if (item.src && item.src.indexOf("images=1") !== -1) {
+        imagesShown(details, document.querySelector('[data-load-images="' + details.id.split("-")[1] + '"]'));
+      }
+    });
+  }
 
   /* --- opening the page --------------------------------------------------------------- */
 
