@@ -1,6 +1,7 @@
 """conversations.services.actions: reply, note, assign, status, priority, tags, spam."""
 
 import re
+from email.utils import parseaddr
 from functools import partial
 
 import pytest
@@ -103,9 +104,10 @@ def test_the_reply_is_delivered_by_email_after_commit(
     assert len(mailoutbox) == 1
     email = mailoutbox[0]
     assert email.to == ["one@customer.test"]
-    assert email.from_email == "a@support.test"
+    assert parseaddr(email.from_email) == ("Support A", "a@support.test")
     assert email.subject == f"Re: Late parcel [#{conversation.number}]"
-    assert email.body == "It ships today."
+    # The customer's message follows, quoted (the inbox's quote_history default).
+    assert email.body.startswith("It ships today.")
     assert email.extra_headers["In-Reply-To"] == "<m1@customer.test>"
     assert re.fullmatch(r"<[0-9a-f]{32}@support\.test>", email.extra_headers["Message-ID"])
     message.refresh_from_db()

@@ -29,6 +29,13 @@ def age(message: Message, **delta: float) -> None:
     Message.objects.filter(pk=message.pk).update(created_at=timezone.now() - timedelta(**delta))
 
 
+def due_now(message: Message) -> None:
+    """Let the backoff after a transient failure run out."""
+    Message.objects.filter(pk=message.pk, send_after__isnull=False).update(
+        send_after=timezone.now() - timedelta(seconds=1)
+    )
+
+
 def fail_with(monkeypatch, result: DeliveryResult) -> list[int]:
     calls: list[int] = []
 
@@ -112,10 +119,30 @@ def test_transient_failures_give_up_after_the_last_attempt(pending, monkeypatch,
     settings.HEEDFUL_DELIVERY_MAX_ATTEMPTS = 3
     calls = fail_with(monkeypatch, DeliveryResult(ok=False, error="timeout"))
 
-    statuses = [deliver_message(pending.pk) for _ in range(4)]
+    statuses = []
+    for _ in range(4):
+        statuses.append(deliver_message(pending.pk))
+        due_now(pending)
 
     assert statuses == ["pending", "pending", "failed", "skipped"]
     assert len(calls) == 3
+
+
+def test_a_transient_failure_waits_out_a_growing_backoff(pending, monkeypatch):
+    fail_with(monkeypatch, DeliveryResult(ok=False, error="421 later"))
+    waits = []
+    for _ in range(3):
+        before = timezone.now()
+        assert deliver_message(pending.pk) == DeliveryStatus.PENDING
+        assert deliver_message(pending.pk) == "skipped"  # not due yet
+        pending.refresh_from_db()
+        waits.append(pending.send_after - before)
+        due_now(pending)
+
+    assert waits[0] >= timedelta(minutes=1) - timedelta(seconds=5)
+    assert waits[0] < waits[1] < waits[2]
+    event = pending.conversation.events.filter(type=EventType.DELIVERY_FAILED).latest("pk")
+    assert event.data["retry_at"]
 
 
 def test_an_smtp_error_is_a_transient_failure(pending, monkeypatch, mailoutbox):
@@ -214,6 +241,8 @@ def test_the_sweep_retries_a_transient_failure(pending, monkeypatch, mailoutbox)
         delivery_sweep.call_local()
     pending.refresh_from_db()
     assert pending.delivery_status == DeliveryStatus.PENDING
+    assert delivery_sweep.call_local() == 0  # waiting out its backoff
+    due_now(pending)
 
     delivery_sweep.call_local()
 
@@ -278,6 +307,7 @@ def test_a_resend_after_a_failure_reuses_the_same_message_id(cast, mailoutbox, m
     message.refresh_from_db()
     reserved = message.external_id
     assert reserved and reserved.startswith("<")
+    due_now(message)
 
     monkeypatch.setattr(EmailMultiAlternatives, "send", real_send)
     assert deliver_message(message.pk) == DeliveryStatus.SENT

@@ -232,17 +232,18 @@ class Message(models.Model):
     body_text = models.TextField(blank=True)
     body_html = models.TextField(blank=True, help_text="Sanitized with nh3 before it is stored.")
     # Quoted history and signature split off an inbound email: folded away in the
-    # timeline, never thrown away.
-    quoted_text = models.TextField(blank=True)
+    # timeline, never thrown away. (The email fields have database defaults too, so
+    # bulk loaders that predate them keep working.)
+    quoted_text = models.TextField(blank=True, default="", db_default="")
     # What the channel had to tell the agent about this message: attachments over
     # the limits, a part that could not be decoded.
-    notice = models.TextField(blank=True)
+    notice = models.TextField(blank=True, default="", db_default="")
     # Why the receiving server did not vouch for the sender (SPF/DKIM/DMARC failed);
     # empty when it did or could not say.
-    sender_unverified = models.CharField(max_length=255, blank=True)
+    sender_unverified = models.CharField(max_length=255, blank=True, default="", db_default="")
     # Inbound only: why this message came from a machine (Auto-Submitted, a bulk
     # Precedence, a list, a null sender). Such messages never get an automatic reply.
-    auto_submitted = models.CharField(max_length=255, blank=True)
+    auto_submitted = models.CharField(max_length=255, blank=True, default="", db_default="")
     # The provider's id (an email Message-ID, a webhook id); NULL when absent so
     # notes and replies without one never collide on the unique constraint.
     external_id = models.CharField(max_length=255, null=True, blank=True)
@@ -363,8 +364,8 @@ class Attachment(models.Model):
     size = models.PositiveBigIntegerField()
     sha256 = models.CharField(max_length=64)
     # An email's inline image is referenced from its HTML as cid:<content_id>.
-    content_id = models.CharField(max_length=255, blank=True)
-    inline = models.BooleanField(default=False)
+    content_id = models.CharField(max_length=255, blank=True, default="", db_default="")
+    inline = models.BooleanField(default=False, db_default=False)
     created_at = models.DateTimeField(auto_now_add=True)
 
     def __str__(self) -> str:
@@ -387,6 +388,7 @@ class EventType(models.TextChoices):
     CUSTOMER_MERGED = "customer_merged", "Customer merged"
     SPAM_MARKED = "spam_marked", "Spam status changed"
     DELIVERY_FAILED = "delivery_failed", "Delivery failed"
+    DELIVERY_RETRIED = "delivery_retried", "Delivery retried"
     DELIVERED = "delivered", "Delivered"
 
 

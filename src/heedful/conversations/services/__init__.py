@@ -13,7 +13,7 @@ from heedful.conversations.services.actions import (
     undo_reply,
 )
 from heedful.conversations.services.bulk import bulk_apply
-from heedful.conversations.services.delivery import deliver_message
+from heedful.conversations.services.delivery import deliver_message, retry_delivery
 from heedful.conversations.services.merge import merge_conversations, merge_customers
 from heedful.conversations.services.receive import (
     Quarantined,
@@ -36,6 +36,7 @@ __all__ = [
     "note",
     "receive",
     "reply",
+    "retry_delivery",
     "retry_quarantined",
     "set_priority",
     "set_status",

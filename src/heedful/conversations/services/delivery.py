@@ -12,8 +12,10 @@ from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from heedful.conversations.models import DeliveryStatus, EventType, Message
+from heedful.accounts.models import User
+from heedful.conversations.models import DeliveryStatus, Direction, EventType, Message
 from heedful.conversations.services.events import record_event
+from heedful.core.errors import Conflict, ServiceError
 from heedful.inboxes.registry import DeliveryResult, get_adapter
 
 log = logging.getLogger(__name__)
@@ -21,6 +23,8 @@ log = logging.getLogger(__name__)
 # Our lease expired and another worker re-claimed the message: its outcome is theirs
 # to record. (Keep EMAIL_TIMEOUT well below the lease so this stays rare.)
 LOST_LEASE = "lost-lease"
+# Waits after the 1st, 2nd, ... transient failure; the last repeats.
+RETRY_DELAYS_MINUTES = (1, 5, 15, 60, 240)
 
 
 def _due(now: object) -> Q:
@@ -92,16 +96,65 @@ def _finish(message: Message, result: DeliveryResult) -> str:
             and message.delivery_attempts < settings.HEEDFUL_DELIVERY_MAX_ATTEMPTS
         )
         status = DeliveryStatus.PENDING if retry else DeliveryStatus.FAILED
+        retry_at = now + backoff(message.delivery_attempts) if retry else None
         if not mine.update(
-            delivery_status=status, lease_until=None, delivery_error=result.error[:2000]
+            delivery_status=status,
+            lease_until=None,
+            delivery_error=result.error[:2000],
+            send_after=retry_at,
         ):
             return LOST_LEASE
+        data = {"message_id": message.pk, "error": result.error[:500], "will_retry": retry}
+        if retry_at is not None:
+            data["retry_at"] = retry_at.isoformat()
+        record_event(conversation=message.conversation, type=EventType.DELIVERY_FAILED, data=data)
+        return status
+
+
+def backoff(attempts: int) -> timedelta:
+    """How long to wait after the `attempts`-th failed try: a server that said "try
+    later" is given time, and a long outage does not use up the attempts in minutes."""
+    delays = RETRY_DELAYS_MINUTES
+    return timedelta(minutes=delays[min(max(attempts, 1), len(delays)) - 1])
+
+
+def retry_delivery(*, message: Message, actor: User) -> Message:
+    """Send a failed reply again (the agent's retry button): back to pending with its
+    attempts reset, delivered after commit. Access is the caller's to check.
+
+    Only a failed reply: a sent one would go out twice, a withdrawn one was taken
+    back on purpose, a pending one is already on its way.
+    """
+    if message.is_note or message.direction != Direction.OUTBOUND:
+        raise ServiceError("Only a reply can be sent again.")
+    with transaction.atomic():
+        # Conditional, so two clicks (or a click racing a bounce) retry once.
+        taken = Message.objects.filter(pk=message.pk, delivery_status=DeliveryStatus.FAILED).update(
+            delivery_status=DeliveryStatus.PENDING,
+            delivery_attempts=0,
+            send_after=None,
+            lease_until=None,
+        )
+        if not taken:
+            raise Conflict("Only a reply whose delivery failed can be sent again.")
+        message.refresh_from_db()
+        # Its own event type: metrics count REPLY_SENT as a reply, and this is the
+        # same reply going out again.
         record_event(
             conversation=message.conversation,
-            type=EventType.DELIVERY_FAILED,
-            data={"message_id": message.pk, "error": result.error[:500], "will_retry": retry},
+            type=EventType.DELIVERY_RETRIED,
+            actor=actor,
+            data={"message_id": message.pk, "previous_error": message.delivery_error[:500]},
         )
-        return status
+        message_id = message.pk
+        transaction.on_commit(lambda: _deliver_later(message_id))
+    return message
+
+
+def _deliver_later(message_id: int) -> None:
+    from heedful.conversations.tasks import deliver
+
+    deliver(message_id)
 
 
 def due_for_delivery(grace_seconds: int = 30) -> list[int]:

@@ -59,6 +59,7 @@ TIMELINE_EVENTS = (
     EventType.CUSTOMER_MERGED,
     EventType.REPLY_UNDONE,
     EventType.DELIVERY_FAILED,
+    EventType.DELIVERY_RETRIED,
     EventType.SPAM_MARKED,
 )
 
@@ -245,6 +246,8 @@ def _describe(event: ConversationEvent, names: dict[int, str]) -> tuple[str, str
     if kind == EventType.DELIVERY_FAILED:
         retry = " (will retry)" if data.get("will_retry") else ""
         return f"Delivery failed: {data.get('error', '')}{retry}", "", "danger"
+    if kind == EventType.DELIVERY_RETRIED:
+        return f"{who} sent a failed reply again", "", ""
     if kind == EventType.SPAM_MARKED:
         return (
             (
