@@ -14,7 +14,7 @@ RUN_ARGS ?=
 # Extra options for pytest, e.g. make test PYTEST_ARGS="-k backup -x".
 PYTEST_ARGS ?=
 
-.PHONY: run test lint typecheck pytest bench clean
+.PHONY: run test lint typecheck pytest bench stress clean
 
 $(BIN)/python:
 	@test -n "$(PYTHON)" || { echo "Heedful needs Python 3.11 or newer (python3.11 on PATH)."; exit 1; }
@@ -50,6 +50,11 @@ test: lint typecheck pytest
 bench: $(DEV_STAMP)
 	$(BIN)/python bench/run.py
 	$(BIN)/python bench/workspace.py
+
+# The full email crash test: 1,000 messages from a real IMAP server while the fetcher
+# is killed 20 times (the test suite runs a short version). Add DATABASE_URL for PostgreSQL.
+stress: $(DEV_STAMP)
+	$(BIN)/python bench/stress_email.py
 
 clean:
 	rm -rf $(VENV) var/test*.sqlite3*

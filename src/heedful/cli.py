@@ -8,6 +8,10 @@ def main() -> None:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "heedful.settings")
     from django.core.management import execute_from_command_line
 
+    # Heedful's documented commands are spelled with hyphens (`heedful ingest-email`);
+    # Django's command modules cannot be.
+    if len(sys.argv) > 1 and not sys.argv[1].startswith("-"):
+        sys.argv[1] = sys.argv[1].replace("-", "_")
     execute_from_command_line(sys.argv)
 
 

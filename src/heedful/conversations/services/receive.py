@@ -54,7 +54,12 @@ class Quarantined(Exception):
 
 
 def store_raw(
-    *, inbox: Inbox, payload: bytes, content_type: str, source_key: str | None = None
+    *,
+    inbox: Inbox,
+    payload: bytes,
+    content_type: str,
+    source_key: str | None = None,
+    quarantine_reason: str = "",
 ) -> RawInbound:
     """Commit the raw input on its own, so a later failure loses nothing.
 
@@ -70,6 +75,14 @@ def store_raw(
                     content_type=content_type,
                     sha256=hashlib.sha256(payload).hexdigest(),
                     source_key=source_key,
+                    # Refused input is quarantined in the same insert: no moment in
+                    # which a worker could take it for input to process.
+                    status=(
+                        RawInbound.Status.QUARANTINED
+                        if quarantine_reason
+                        else RawInbound.Status.RECEIVED
+                    ),
+                    reason=quarantine_reason,
                 )
             )
     except IntegrityError:

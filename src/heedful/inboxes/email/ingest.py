@@ -38,31 +38,40 @@ _HEADER_END = re.compile(rb"\r?\n\r?\n")
 
 
 def accept(
-    *, inbox: Inbox, payload: bytes, source_key: str | None = None, ring: bool = True
+    *,
+    inbox: Inbox,
+    payload: bytes,
+    source_key: str | None = None,
+    ring: bool = True,
+    full_size: int | None = None,
 ) -> tuple[RawInbound, bool]:
     """Store raw input first. Returns (row, created); the same source_key twice is one row.
 
     A message over HEEDFUL_MAX_EMAIL_BYTES keeps only its header block, quarantined
-    with the reason, so an admin sees what was refused and from whom.
+    with the reason, so an admin sees what was refused and from whom. A fetcher that
+    only downloaded the headers of a large message passes its real `full_size`.
     """
     limit = settings.HEEDFUL_MAX_EMAIL_BYTES
-    oversized = len(payload) > limit
-    stored = _header_block(payload) if oversized else payload
+    size = full_size if full_size is not None else len(payload)
+    reason = ""
+    if size > limit:
+        payload = _header_block(payload)
+        reason = (
+            f"message is {size:,} bytes, over the {limit:,}-byte limit "
+            "(HEEDFUL_MAX_EMAIL_BYTES); only its headers were kept"
+        )
     if source_key is not None:
         existing = RawInbound.objects.filter(inbox=inbox, source_key=source_key).first()
         if existing is not None:
             return existing, False
-    raw = store_raw(inbox=inbox, payload=stored, content_type=CONTENT_TYPE, source_key=source_key)
-    if oversized:
-        RawInbound.objects.filter(pk=raw.pk).update(
-            status=RawInbound.Status.QUARANTINED,
-            reason=(
-                f"message is {len(payload):,} bytes, over the {limit:,}-byte limit "
-                "(HEEDFUL_MAX_EMAIL_BYTES); only its headers were kept"
-            ),
-        )
-        raw.refresh_from_db()
-    elif ring:
+    raw = store_raw(
+        inbox=inbox,
+        payload=payload,
+        content_type=CONTENT_TYPE,
+        source_key=source_key,
+        quarantine_reason=reason,
+    )
+    if ring and not reason:
         _ring(raw.pk)
     return raw, True
 

@@ -2,8 +2,10 @@
 
 One process holds everything in the embedded setup: uvicorn in the main thread,
 the Huey consumer and the heartbeat as threads beside it, and the in-memory
-channel layer they share. Ctrl-C or SIGTERM stops the web server first (it
-finishes open requests), then lets running tasks finish, and exits 0.
+channel layer they share. Only the IMAP fetcher (`heedful fetch-email`) runs as a
+child process, because it holds mailbox connections open in IDLE for hours.
+Ctrl-C or SIGTERM stops the web server first (it finishes open requests), then
+lets running tasks finish, stops the fetcher, and exits 0.
 
 The first-run steps (database, first admin, demo data) are plain functions so
 they can be tested without starting a server.
@@ -13,6 +15,8 @@ import contextlib
 import os
 import secrets
 import signal
+import subprocess
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
@@ -29,6 +33,8 @@ DEFAULT_ADMIN_EMAIL = "admin@localhost"
 # How long uvicorn waits for open connections (WebSockets) at shutdown.
 WS_MAX_FRAME_BYTES = 64 * 1024
 WEB_SHUTDOWN_TIMEOUT = 10
+# How long the email fetcher gets to log out of its mailboxes at shutdown.
+FETCHER_STOP_TIMEOUT = 10
 
 
 class Out(Protocol):
@@ -200,6 +206,12 @@ class Command(BaseCommand):
             help="Serve the web app only; run `heedful worker` processes for background work.",
         )
         parser.add_argument(
+            "--no-fetch-email",
+            action="store_true",
+            help="Do not start the IMAP fetcher (`heedful fetch-email`) beside the server: "
+            "run it yourself, once per installation.",
+        )
+        parser.add_argument(
             "--no-setup",
             action="store_true",
             help="Skip migrations, the first admin and demo data "
@@ -232,10 +244,18 @@ class Command(BaseCommand):
             web_workers=options["workers"],
             with_worker=not options["no_worker"],
             threads=options["threads"],
+            with_fetcher=not options["no_fetch_email"],
         )
 
     def serve(
-        self, *, host: str, port: int, web_workers: int, with_worker: bool, threads: int | None
+        self,
+        *,
+        host: str,
+        port: int,
+        web_workers: int,
+        with_worker: bool,
+        threads: int | None,
+        with_fetcher: bool = True,
     ) -> None:
         import uvicorn
 
@@ -269,7 +289,13 @@ class Command(BaseCommand):
             # before it is buffered (uvicorn's default is 16 MiB).
             "ws_max_size": WS_MAX_FRAME_BYTES,
         }
+        fetcher: subprocess.Popen[bytes] | None = None
         try:
+            if with_fetcher:
+                fetcher = start_fetcher()
+                self.stdout.write(
+                    f"Email fetcher started (`heedful fetch-email`, PID {fetcher.pid})."
+                )
             if worker:
                 worker.start()
             if web_workers > 1:
@@ -292,6 +318,8 @@ class Command(BaseCommand):
                 signal.signal(signal.SIGINT, signal.default_int_handler)
                 with contextlib.suppress(KeyboardInterrupt):
                     worker.stop()
+            if fetcher is not None:
+                stop_fetcher(fetcher)
             connections.close_all()
         self.stdout.write("Heedful stopped.")
 
@@ -315,6 +343,22 @@ class Command(BaseCommand):
                 lines.append("  Without REDIS_URL, /healthz here cannot see a separate worker.")
         lines.append("Press Ctrl-C to stop.\n")
         self.stdout.write("\n".join(lines))
+
+
+def start_fetcher() -> subprocess.Popen[bytes]:
+    """`heedful fetch-email` as a child: it shares this process's environment and output."""
+    return subprocess.Popen([sys.executable, "-m", "heedful.cli", "fetch_email"])
+
+
+def stop_fetcher(process: subprocess.Popen[bytes]) -> None:
+    if process.poll() is not None:
+        return
+    process.terminate()
+    try:
+        process.wait(timeout=FETCHER_STOP_TIMEOUT)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
 
 
 def _base_url(host: str, port: int) -> str:
