@@ -293,3 +293,73 @@ def test_a_quarantined_message_can_be_retried_after_a_fix(cast, monkeypatch):
     retry_quarantined(raw=raw)
     raw.refresh_from_db()
     assert raw.status == RawInbound.Status.PROCESSED
+
+
+def test_a_row_that_fails_unexpectedly_does_not_stop_the_sweep(cast, monkeypatch):
+    from heedful.inboxes import tasks
+
+    first, _ = ingest.accept(inbox=cast.email, payload=email_bytes(subject="one"), ring=False)
+    second, _ = ingest.accept(inbox=cast.email, payload=email_bytes(subject="two"), ring=False)
+    RawInbound.objects.update(received_at=first.received_at.replace(year=2020))
+    real = ingest.to_inbound
+
+    def flaky(inbox, parsed, raw=None):
+        if parsed.subject == "one":
+            raise KeyError("a bug")
+        return real(inbox, parsed, raw)
+
+    monkeypatch.setattr(ingest, "to_inbound", flaky)
+    assert tasks.process_raw_sweep.call_local() == 2
+    first.refresh_from_db()
+    second.refresh_from_db()
+    assert first.status == RawInbound.Status.QUARANTINED
+    assert "KeyError" in first.reason
+    assert second.status == RawInbound.Status.PROCESSED
+
+
+def test_a_row_processed_twice_by_two_workers_stays_one_message(cast):
+    raw, _ = ingest.accept(inbox=cast.email, payload=email_bytes(), ring=False)
+    stale = RawInbound.objects.get(pk=raw.pk)  # what the second worker read earlier
+    ingest.process(raw)
+    result = ingest.process(stale)
+    assert result is not None and result.duplicate
+    raw.refresh_from_db()
+    assert raw.status == RawInbound.Status.PROCESSED
+    assert Message.objects.count() == 1
+
+
+def test_retrying_an_oversized_message_explains_instead_of_storing_an_empty_one(cast, settings):
+    from heedful.conversations.services import Quarantined, retry_quarantined
+
+    settings.HEEDFUL_MAX_EMAIL_BYTES = 2000
+    raw, _ = ingest.accept(inbox=cast.email, payload=email_bytes(body="x" * 5000), ring=False)
+    settings.HEEDFUL_MAX_EMAIL_BYTES = 10**6
+    with pytest.raises(Quarantined):
+        retry_quarantined(raw=raw)
+    raw.refresh_from_db()
+    assert raw.status == RawInbound.Status.QUARANTINED
+    assert "only the headers" in raw.reason
+    assert not Message.objects.exists()
+
+
+def test_our_reply_to_address_never_becomes_a_participant(cast):
+    cast.email.settings = {"reply_to": "replies@support.test"}
+    cast.email.save()
+    raw = take(cast.email, email_bytes(cc="replies+c9.abcdefghij@support.test"))
+    addresses = set(
+        ConversationParticipant.objects.filter(conversation=conversation_of(raw)).values_list(
+            "identity__address", flat=True
+        )
+    )
+    assert addresses == {"ann@customer.test"}
+
+
+def test_an_absurdly_long_cc_address_is_skipped_not_fatal(cast):
+    raw = take(cast.email, email_bytes(cc=f"{'a' * 300}@customer.test, carl@customer.test"))
+    assert raw.status == RawInbound.Status.PROCESSED
+    addresses = set(
+        ConversationParticipant.objects.filter(conversation=conversation_of(raw)).values_list(
+            "identity__address", flat=True
+        )
+    )
+    assert addresses == {"ann@customer.test", "carl@customer.test"}

@@ -50,5 +50,8 @@ def process_raw_sweep() -> int:
     """Safety net: raw input whose doorbell was lost in a crash waits a minute at most."""
     ids = pending_raw()
     for raw_id in ids:
-        process_one(raw_id)
+        try:
+            process_one(raw_id)
+        except Exception:  # logged; the rows behind it still get their turn
+            log.exception("processing raw inbound %s failed; it stays for the next sweep", raw_id)
     return len(ids)

@@ -44,6 +44,11 @@ class ReceiveResult:
     raw: RawInbound | None
 
 
+class AlreadyHandled(Exception):
+    """Another worker processed this raw input first, into something other than a
+    message (a bounce report). Nothing to do."""
+
+
 class Quarantined(Exception):
     """Processing failed; the raw input is kept with the reason for a retry."""
 
@@ -105,6 +110,8 @@ def receive(inbound: InboundMessage, *, raw: RawInbound | None = None) -> Receiv
         )
     try:
         result = _receive_once(inbound, raw)
+    except AlreadyHandled:
+        raise
     except IntegrityError:
         # A concurrent receive of the same external id won the race: that is a duplicate.
         existing = _find_duplicate(inbound)
@@ -150,9 +157,33 @@ def _find_duplicate(inbound: InboundMessage) -> Message | None:
     return Message.objects.select_related("conversation").filter(pk=pk).first()
 
 
+def claim_raw(raw: RawInbound) -> ReceiveResult | None:
+    """Lock the raw row for this transaction; the earlier result if it was processed.
+
+    Two workers can hold the same raw id (its doorbell task and the sweep): the
+    second waits here for the first to commit, then sees it done. Raises
+    AlreadyHandled when it was processed into something other than a message.
+    """
+    row = (
+        RawInbound.objects.select_for_update()
+        .filter(pk=raw.pk)
+        .values("status", "message_id")
+        .first()
+    )
+    done = (RawInbound.Status.PROCESSED, RawInbound.Status.DUPLICATE)
+    if row is None or row["status"] not in done:
+        return None
+    message = Message.objects.select_related("conversation").filter(pk=row["message_id"]).first()
+    if message is None:
+        raise AlreadyHandled(f"raw inbound {raw.pk} was already processed")
+    return ReceiveResult(message, message.conversation, False, True, raw)
+
+
 def _receive_once(inbound: InboundMessage, raw: RawInbound | None) -> ReceiveResult:
     now = inbound.received_at or timezone.now()
     with transaction.atomic():
+        if raw is not None and (earlier := claim_raw(raw)) is not None:
+            return earlier
         duplicate = _find_duplicate(inbound)
         if duplicate is not None:
             _mark_raw(raw, RawInbound.Status.DUPLICATE, duplicate)
@@ -400,7 +431,7 @@ def _store_attachments(message: Message, attachments: tuple[InboundAttachment, .
         attachment = Attachment(
             message=message,
             filename=item.filename[:255] or "attachment",
-            content_type=item.content_type or "application/octet-stream",
+            content_type=(item.content_type or "application/octet-stream")[:100],
             size=len(item.content),
             sha256=hashlib.sha256(item.content).hexdigest(),
             content_id=item.content_id[:255],

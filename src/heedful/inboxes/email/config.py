@@ -85,7 +85,8 @@ class EmailSettings:
 
     def addresses(self, inbox: Inbox) -> tuple[str, ...]:
         """Every address this inbox receives on, lower case."""
-        found = [inbox.address, *self.aliases]
+        # The Reply-To too: a customer's "reply all" must not make it a participant.
+        found = [inbox.address, *self.aliases, self.reply_to]
         return tuple(dict.fromkeys(a.strip().lower() for a in found if a and a.strip()))
 
 

@@ -16,7 +16,9 @@ from django.db import transaction
 
 from heedful.conversations.inbound import InboundMessage, Sender
 from heedful.conversations.services.receive import (
+    AlreadyHandled,
     ReceiveResult,
+    claim_raw,
     quarantine,
     receive,
     store_raw,
@@ -31,6 +33,8 @@ from heedful.inboxes.models import Inbox, RawInbound
 log = logging.getLogger(__name__)
 
 CONTENT_TYPE = "message/rfc822"
+# What an oversized message is stored as: its header block only (RFC 6522's type).
+HEADERS_ONLY = "text/rfc822-headers"
 # A message copied to a crowd must not turn the crowd into participants.
 MAX_CC_PARTICIPANTS = 20
 _SUBJECT_REFERENCE = re.compile(r"\[#(\d{1,18})\]")
@@ -67,7 +71,7 @@ def accept(
     raw = store_raw(
         inbox=inbox,
         payload=payload,
-        content_type=CONTENT_TYPE,
+        content_type=HEADERS_ONLY if reason else CONTENT_TYPE,
         source_key=source_key,
         quarantine_reason=reason,
     )
@@ -95,6 +99,13 @@ def process(raw: RawInbound) -> ReceiveResult | None:
     """
     if raw.status in (RawInbound.Status.PROCESSED, RawInbound.Status.DUPLICATE):
         return None
+    if raw.content_type == HEADERS_ONLY:
+        # A retry cannot bring back a body that was never stored.
+        return quarantine(
+            raw,
+            "only the headers of this oversized message were kept; raise "
+            "HEEDFUL_MAX_EMAIL_BYTES and have it fetched or sent again",
+        )
     from heedful.inboxes.email.parse import parse_email
 
     try:
@@ -105,13 +116,21 @@ def process(raw: RawInbound) -> ReceiveResult | None:
         log.exception("email parser failed on raw inbound %s", raw.pk)
         return quarantine(raw, f"parser failed: {type(exc).__name__}: {exc}")
 
-    if parsed.bounce is not None and _handle_bounce(raw, parsed):
-        return None
     try:
+        if parsed.bounce is not None and _handle_bounce(raw, parsed):
+            return None
         inbound = to_inbound(raw.inbox, parsed, raw)
+    except AlreadyHandled:
+        return None
     except EmailParseError as exc:  # no usable sender: quarantined, like a parse failure
         return quarantine(raw, str(exc))
-    result = receive(inbound, raw=raw)
+    except Exception as exc:  # one message's failure must not stop the ones behind it
+        log.exception("email processing failed on raw inbound %s", raw.pk)
+        return quarantine(raw, f"{type(exc).__name__}: {exc}")
+    try:
+        result = receive(inbound, raw=raw)
+    except AlreadyHandled:
+        return None
     wants_ack = EmailSettings.of(raw.inbox).auto_ack
     if wants_ack and result.created_conversation and not result.duplicate:
         from heedful.inboxes.email.autoreply import maybe_acknowledge
@@ -130,6 +149,8 @@ def _handle_bounce(raw: RawInbound, parsed: ParsedEmail) -> bool:
 
     assert parsed.bounce is not None
     with transaction.atomic():
+        if claim_raw(raw) is not None:
+            return True  # processed as a message by another worker meanwhile
         message = record_bounce(inbox=raw.inbox, bounce=parsed.bounce)
         if message is None:
             return False  # not about mail we sent: keep it as a message, so it is seen
@@ -193,6 +214,8 @@ def _participants(parsed: ParsedEmail, sender: str, ours: set[str]) -> tuple[Sen
         address = item.address.strip().lower()
         if not address or address in seen or tokens.base_address(address) in ours:
             continue
+        if len(address) > 254 or "@" not in address:
+            continue  # not an address anyone can write to (RFC 5321's limit)
         seen.add(address)
         found.append(Sender(kind=IdentityKind.EMAIL, address=item.address, name=item.name))
         if len(found) >= MAX_CC_PARTICIPANTS:

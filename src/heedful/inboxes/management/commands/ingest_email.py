@@ -46,7 +46,13 @@ class Command(BaseCommand):
         if options["now"] and raw.status == raw.Status.RECEIVED:
             from heedful.inboxes.tasks import process_one
 
-            status = process_one(raw.pk)
+            try:
+                status = process_one(raw.pk)
+            except Exception as exc:
+                # Stored is what the mail server needs to hear: a non-zero exit here
+                # would bounce a message we have. The worker's sweep tries again.
+                self.stderr.write(f"heedful ingest-email: stored, processing failed: {exc}")
+                status = raw.status
         else:
             status = raw.status
         if options["verbosity"] > 0:
