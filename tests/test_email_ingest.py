@@ -363,3 +363,60 @@ def test_an_absurdly_long_cc_address_is_skipped_not_fatal(cast):
         )
     )
     assert addresses == {"ann@customer.test", "carl@customer.test"}
+
+
+def participants(conversation: Conversation) -> set[str]:
+    return set(
+        ConversationParticipant.objects.filter(conversation=conversation).values_list(
+            "identity__address", flat=True
+        )
+    )
+
+
+def test_a_forged_customer_cannot_copy_a_stranger_into_the_replies(cast):
+    conversation = conversation_of(take(cast.email, email_bytes()))
+    forged = email_bytes(
+        subject=f"Re: [#{conversation.number}]",
+        cc="mallory@evil.test",
+        headers={"Authentication-Results": "mx.support.test; dmarc=fail header.from=customer.test"},
+    )
+    raw = take(cast.email, forged)
+    assert conversation_of(raw) == conversation
+    assert participants(conversation) == {"ann@customer.test"}
+
+
+def test_a_stranger_threading_by_message_id_does_not_become_a_participant(cast):
+    first = email_bytes()
+    conversation = conversation_of(take(cast.email, first))
+    raw = take(
+        cast.email,
+        email_bytes(
+            sender="mallory@evil.test", in_reply_to=message_id_of(first), cc="eve@evil.test"
+        ),
+    )
+    assert conversation_of(raw) == conversation  # any Message-ID alone threads
+    assert participants(conversation) == {"ann@customer.test"}
+
+
+def test_a_message_id_planted_in_another_inbox_does_not_divert_the_thread(cast):
+    first = email_bytes()
+    victims = conversation_of(take(cast.email, first))
+    # Mallory copies Ann's Message-ID into a message to another inbox.
+    plant = email_bytes(sender="mallory@evil.test", message_id=message_id_of(first))
+    mallorys = conversation_of(take(cast.inbox_a, plant))
+    assert mallorys != victims
+    answer = take(cast.email, email_bytes(in_reply_to=message_id_of(first)))
+    assert conversation_of(answer) == victims
+
+
+def test_a_cc_address_no_mail_server_accepts_is_skipped(cast):
+    raw = take(cast.email, email_bytes(cc="bad@evil.test., a@[1.2.3.4].x, carl@customer.test"))
+    assert participants(conversation_of(raw)) == {"ann@customer.test", "carl@customer.test"}
+
+
+def test_a_conversation_has_at_most_twenty_participants(cast):
+    crowd = ", ".join(f"p{n}@crowd.test" for n in range(15))
+    conversation = conversation_of(take(cast.email, email_bytes(cc=crowd)))
+    more = ", ".join(f"q{n}@crowd.test" for n in range(15))
+    take(cast.email, email_bytes(subject=f"Re: [#{conversation.number}]", cc=more))
+    assert len(participants(conversation)) == 20

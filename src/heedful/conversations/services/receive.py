@@ -216,7 +216,17 @@ def _receive_once(inbound: InboundMessage, raw: RawInbound | None) -> ReceiveRes
             )
         )
         _store_attachments(message, inbound.attachments)
-        _add_participants(conversation, identity, inbound.cc, opened=created)
+        # Only someone already in the conversation (or opening it) brings people in,
+        # and only when the receiving server vouched for them: otherwise a forged
+        # From could copy a stranger into every later reply.
+        established = created or _takes_part(conversation, identity)
+        _add_participants(
+            conversation,
+            identity,
+            inbound.cc if established and not inbound.sender_unverified else (),
+            opened=created,
+            established=established,
+        )
         if not created:  # a new conversation was written with these fields already
             _touch_on_inbound(conversation, message, now)
         record_event(
@@ -274,16 +284,7 @@ def _thread(inbound: InboundMessage, identity: Identity) -> Conversation | None:
     """An existing conversation this message belongs to, or None to open a new one."""
     conversation: Conversation | None = None
     if inbound.thread_hints:
-        # Across inboxes: the answer to a web-form request goes out by email, and the
-        # customer's reply to it arrives in the email inbox.
-        hinted = (
-            Message.objects.filter(external_id__in=list(inbound.thread_hints))
-            .select_related("conversation")
-            .order_by("-created_at")
-            .first()
-        )
-        if hinted is not None:
-            conversation = hinted.conversation
+        conversation = _hinted(inbound, identity)
     if conversation is None and inbound.signed_conversation is not None:
         conversation = Conversation.objects.filter(number=inbound.signed_conversation).first()
     if conversation is None and inbound.conversation_hint is not None:
@@ -298,6 +299,36 @@ def _thread(inbound: InboundMessage, identity: Identity) -> Conversation | None:
     if conversation.status == Status.CLOSED:
         return None  # closed is final: the customer's new message starts a new case
     return Conversation.objects.select_for_update().get(pk=conversation.pk)
+
+
+def _hinted(inbound: InboundMessage, identity: Identity) -> Conversation | None:
+    """The conversation the message's thread hints (Message-IDs) point at.
+
+    Across inboxes: the answer to a web-form request goes out by email, and the
+    customer's reply to it arrives in the email inbox. Because ids are unique only
+    per inbox, a stranger could plant a copy of someone's Message-ID in another
+    inbox; so our own ids (random, unguessable) win, then a conversation the sender
+    takes part in, then one of this inbox; matches spread over several other
+    conversations are ambiguous and thread nowhere.
+    """
+    matches = list(
+        Message.objects.filter(external_id__in=list(inbound.thread_hints))
+        .select_related("conversation")
+        .order_by("-created_at", "-id")[:20]
+    )
+    if not matches:
+        return None
+    ours = [m for m in matches if m.direction == Direction.OUTBOUND]
+    if ours:
+        return ours[0].conversation
+    conversations = list({m.conversation_id: m.conversation for m in matches}.values())
+    if len(conversations) == 1:
+        return conversations[0]
+    for candidate in conversations:
+        if _takes_part(candidate, identity):
+            return candidate
+    same_inbox = [m for m in matches if m.inbox_id == inbound.inbox.pk]
+    return same_inbox[0].conversation if same_inbox else None
 
 
 def _takes_part(conversation: Conversation, identity: Identity) -> bool:
@@ -397,9 +428,24 @@ def _preview(text: str) -> str:
     return " ".join(text.split())[:PREVIEW_LENGTH]
 
 
+# Copies of every reply go to a conversation's CC participants: bounded, so the
+# conversation cannot be grown into a mailing list.
+MAX_PARTICIPANTS = 20
+
+
 def _add_participants(
-    conversation: Conversation, identity: Identity, cc: tuple[Sender, ...], *, opened: bool
+    conversation: Conversation,
+    identity: Identity,
+    cc: tuple[Sender, ...],
+    *,
+    opened: bool,
+    established: bool,
 ) -> None:
+    """Record the sender and the people they copied. A sender who is new to an
+    existing conversation (it threaded by headers or a reply address) is not made a
+    participant: their message is kept, but replies do not start going to them."""
+    if not established:
+        return
     role = (
         ParticipantRole.CUSTOMER
         if identity.customer.pk == conversation.customer_id
@@ -422,7 +468,10 @@ def _add_participants(
     for i, r in wanted:  # the first role wins: a sender who copies themselves stays the sender
         if i.pk not in existing:
             new.setdefault(i.pk, (i, r))
-    for i, r in new.values():
+    room = MAX_PARTICIPANTS
+    if not opened and len(new) > 1:
+        room -= ConversationParticipant.objects.filter(conversation=conversation).count()
+    for i, r in list(new.values())[: max(room, 0)]:
         rows.insert(ConversationParticipant(conversation=conversation, identity=i, role=r))
 
 

@@ -12,6 +12,8 @@ import logging
 import re
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
 from django.db import transaction
 
 from heedful.conversations.inbound import InboundMessage, Sender
@@ -201,6 +203,18 @@ def _signed_conversation(parsed: ParsedEmail) -> int | None:
     return None
 
 
+def _deliverable(address: str) -> bool:
+    """An address our mail backends accept: Django refuses `x@host.` and friends at
+    send time, which would fail every reply copied to it."""
+    if len(address) > 254:  # RFC 5321's limit
+        return False
+    try:
+        validate_email(address)
+    except ValidationError:
+        return False
+    return True
+
+
 def _subject_reference(subject: str) -> int | None:
     match = _SUBJECT_REFERENCE.search(subject)
     return int(match.group(1)) if match else None
@@ -214,8 +228,8 @@ def _participants(parsed: ParsedEmail, sender: str, ours: set[str]) -> tuple[Sen
         address = item.address.strip().lower()
         if not address or address in seen or tokens.base_address(address) in ours:
             continue
-        if len(address) > 254 or "@" not in address:
-            continue  # not an address anyone can write to (RFC 5321's limit)
+        if not _deliverable(address):
+            continue  # every later reply would fail on it
         seen.add(address)
         found.append(Sender(kind=IdentityKind.EMAIL, address=item.address, name=item.name))
         if len(found) >= MAX_CC_PARTICIPANTS:
