@@ -420,3 +420,24 @@ def test_a_conversation_has_at_most_twenty_participants(cast):
     more = ", ".join(f"q{n}@crowd.test" for n in range(15))
     take(cast.email, email_bytes(subject=f"Re: [#{conversation.number}]", cc=more))
     assert len(participants(conversation)) == 20
+
+
+def test_a_delivery_report_written_by_a_person_fails_nothing(cast, settings):
+    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+    conversation = conversation_of(take(cast.email, email_bytes()))
+    answer = reply(conversation=conversation, author=cast.admin, text="Done.")
+    deliver_message(answer.pk)
+    answer.refresh_from_db()
+    report = (
+        "From: ann@customer.test\r\nTo: help@support.test\r\nSubject: Undelivered\r\n"
+        "MIME-Version: 1.0\r\n"
+        'Content-Type: multipart/report; report-type=delivery-status; boundary="b"\r\n\r\n'
+        "--b\r\nContent-Type: text/plain\r\n\r\nIt failed.\r\n"
+        "--b\r\nContent-Type: message/delivery-status\r\n\r\nReporting-MTA: dns; x\r\n\r\n"
+        "Final-Recipient: rfc822; ann@customer.test\r\nAction: failed\r\nStatus: 5.1.1\r\n\r\n"
+        f"--b\r\nContent-Type: text/rfc822-headers\r\n\r\nMessage-ID: {answer.external_id}\r\n\r\n"
+        "--b--\r\n"
+    ).encode()
+    take(cast.email, report)
+    answer.refresh_from_db()
+    assert answer.delivery_status == "sent"

@@ -119,7 +119,7 @@ def process(raw: RawInbound) -> ReceiveResult | None:
         return quarantine(raw, f"parser failed: {type(exc).__name__}: {exc}")
 
     try:
-        if parsed.bounce is not None and _handle_bounce(raw, parsed):
+        if parsed.bounce is not None and _from_mail_system(parsed) and _handle_bounce(raw, parsed):
             return None
         inbound = to_inbound(raw.inbox, parsed, raw)
     except AlreadyHandled:
@@ -144,6 +144,13 @@ def process(raw: RawInbound) -> ReceiveResult | None:
         except Exception:  # the message is stored; a failed acknowledgment loses nothing
             log.exception("acknowledgment for conversation %s failed", result.conversation.pk)
     return result
+
+
+def _from_mail_system(parsed: ParsedEmail) -> bool:
+    """Delivery reports come from a mail system (MAILER-DAEMON, postmaster); one a
+    customer writes themselves is kept as a message and fails nothing."""
+    local = parsed.sender.address.rpartition("@")[0].lower()
+    return local in ("mailer-daemon", "postmaster")
 
 
 def _handle_bounce(raw: RawInbound, parsed: ParsedEmail) -> bool:
