@@ -11,7 +11,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Count, Q, Sum
+from django.db.models import Count, F, Q, Sum
 from django.db.models.functions import TruncDate
 
 from heedful.conversations.models import (
@@ -206,20 +206,69 @@ def _per_day(field: str, zone: zoneinfo.ZoneInfo, days: list[date] | None) -> An
     return qs.values("day", "inbox_id").order_by()
 
 
+ROLLUP_SUMS = (
+    "created",
+    "solved",
+    "replies",
+    "reopened",
+    "first_responses",
+    "first_response_seconds_sum",
+    "resolution_seconds_sum",
+)
+
+
+def _contributions(fact: ConversationFact) -> dict[tuple[date, int], dict[str, float]]:
+    """What one fact adds to the daily rollups: the same sums rebuild_rollups makes."""
+    found: dict[tuple[date, int], dict[str, float]] = {}
+    created = found.setdefault((local_day(fact.created_at), fact.inbox_id), {})
+    created["created"] = 1
+    created["first_responses"] = int(fact.first_response_seconds is not None)
+    created["first_response_seconds_sum"] = fact.first_response_seconds or 0.0
+    created["reopened"] = int(fact.reopen_count > 0)
+    created["replies"] = fact.public_reply_count
+    if fact.solved_at is not None:
+        solved = found.setdefault((local_day(fact.solved_at), fact.inbox_id), {})
+        solved["solved"] = 1
+        solved["resolution_seconds_sum"] = fact.resolution_seconds or 0.0
+    return found
+
+
+def apply_rollup_changes(
+    before: Iterable[ConversationFact], after: Iterable[ConversationFact]
+) -> int:
+    """Move the daily rollups by the difference between old and new facts.
+
+    Rebuilding every touched day instead would read every fact of those days: a
+    batch of replies to conversations opened across three months reads them all.
+    Returns how many (day, inbox) rows changed.
+    """
+    delta: dict[tuple[date, int], dict[str, float]] = {}
+    for sign, facts in ((-1, before), (1, after)):
+        for fact in facts:
+            for key, values in _contributions(fact).items():
+                row = delta.setdefault(key, {})
+                for name, value in values.items():
+                    row[name] = row.get(name, 0) + sign * value
+    changed = {key: row for key, row in delta.items() if any(row.values())}
+    for (day, inbox_id), row in sorted(changed.items()):
+        rollup, _ = DailyRollup.objects.get_or_create(day=day, inbox_id=inbox_id)
+        DailyRollup.objects.filter(pk=rollup.pk).update(
+            **{name: F(name) + value for name, value in row.items() if value}
+        )
+    if changed:
+        # A day left with nothing on it has no row, as a rebuild would leave it.
+        empty = Q(**{name: 0 for name in ROLLUP_SUMS})
+        days = {day for day, _ in changed}
+        DailyRollup.objects.filter(empty, day__in=days).delete()
+    return len(changed)
+
+
 @consumer("insights.facts")
 def handle_events(events: list[ConversationEvent]) -> None:
     ids = {e.conversation_id for e in events}
     for e in events:
         if e.type == EventType.MERGED_INTO and "target_id" in e.data:
             ids.add(int(e.data["target_id"]))
-    before = {
-        f.conversation_id: (f.created_at, f.solved_at)
-        for f in ConversationFact.objects.filter(conversation_id__in=ids)
-    }
+    before = list(ConversationFact.objects.filter(conversation_id__in=ids))
     facts = refresh_facts(ids)
-    # The days each fact counts on now, and the days it counted on before.
-    moments = [m for f in facts for m in (f.created_at, f.solved_at)]
-    moments += [m for pair in before.values() for m in pair]
-    days = {local_day(m) for m in moments if m is not None}
-    if days:
-        rebuild_rollups(days)
+    apply_rollup_changes(before, facts)
