@@ -283,17 +283,19 @@ HEEDFUL_MAX_ATTACHMENTS = env.int("HEEDFUL_MAX_ATTACHMENTS", default=5)
 HEEDFUL_MAX_EMAIL_BYTES = env.int("HEEDFUL_MAX_EMAIL_BYTES", default=25 * 1024 * 1024)
 # What a form needs beside its files (the web form allows its attachments plus this).
 HEEDFUL_MAX_FORM_BYTES = 2 * 1024 * 1024
-# Mail providers post a whole message as one form field or JSON string (base64
-# inside JSON), and Django counts such fields against this limit: sized so the
-# largest accepted email fits. Bodies stay capped at the ASGI edge (below).
-DATA_UPLOAD_MAX_MEMORY_SIZE = HEEDFUL_MAX_EMAIL_BYTES * 4 // 3 + HEEDFUL_MAX_FORM_BYTES
+# Every other form is held to this (login, contact, admin): an anonymous post may not
+# make Django hold more in memory.
+DATA_UPLOAD_MAX_MEMORY_SIZE = HEEDFUL_MAX_FORM_BYTES
+# Mail providers post a whole message as one form field or JSON string (base64 inside
+# JSON): the webhook view reads its own body up to this, so the largest email fits.
+HEEDFUL_MAX_WEBHOOK_BYTES = HEEDFUL_MAX_EMAIL_BYTES * 4 // 3 + HEEDFUL_MAX_FORM_BYTES
 # Whole request bodies (core.bodylimit): every allowed attachment plus the form,
 # or the largest provider webhook, whichever is more.
 HEEDFUL_MAX_REQUEST_BYTES = env.int(
     "HEEDFUL_MAX_REQUEST_BYTES",
     default=max(
         HEEDFUL_MAX_ATTACHMENTS * HEEDFUL_MAX_ATTACHMENT_BYTES + HEEDFUL_MAX_FORM_BYTES,
-        DATA_UPLOAD_MAX_MEMORY_SIZE,
+        HEEDFUL_MAX_WEBHOOK_BYTES,
     ),
 )
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024

@@ -6,7 +6,9 @@ from django.conf import settings
 from django.contrib import admin, messages
 from django.db.models import Count, IntegerField, OuterRef, QuerySet, Subquery
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
+from django.utils.cache import add_never_cache_headers, patch_cache_control
 from django.utils.html import format_html
 from django.utils.timezone import localtime
 from django.views.decorators.http import require_POST
@@ -292,15 +294,31 @@ class InboxAdmin(admin.ModelAdmin):
         except secrets.SecretsUnreadable as exc:
             self.message_user(request, str(exc), messages.ERROR)
             return self._back(inbox)
+        return self._show_secret_once(request, inbox, value)
+
+    def _show_secret_once(self, request: HttpRequest, inbox: Inbox, value: str) -> HttpResponse:
+        """The new secret goes into this response only.
+
+        Never through django.contrib.messages: its cookie is signed, not encrypted, so
+        the secret would sit readable in the browser and travel with later requests.
+        """
         provider = EmailSettings.of(inbox).provider
-        if provider and provider not in SIGNED_PROVIDERS:
-            where = webhook_url_with_secret(inbox, provider, value)
-            text = f"New webhook secret set. Configure this URL at {PROVIDER_LABELS[provider]}: "
-            text += f"{where} (shown once; generate again if you lose it)."
-        else:
-            text = f"New webhook secret set: {value} (shown once; generate again if you lose it)."
-        self.message_user(request, text, messages.WARNING)
-        return self._back(inbox)
+        with_url = bool(provider) and provider not in SIGNED_PROVIDERS
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "original": inbox,
+            "title": "New webhook secret",
+            "provider_label": PROVIDER_LABELS.get(provider, ""),
+            "secret_url": webhook_url_with_secret(inbox, provider, value) if with_url else "",
+            "secret": value,
+            "change_url": reverse("admin:inboxes_inbox_change", args=[inbox.pk]),
+        }
+        response = TemplateResponse(request, "admin/inboxes/inbox/webhook_secret.html", context)
+        # Neither the browser nor a proxy may keep the page, nor show it again on Back.
+        add_never_cache_headers(response)
+        patch_cache_control(response, no_store=True)
+        return response
 
 
 @admin.register(RawInbound)
