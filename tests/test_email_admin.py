@@ -5,11 +5,15 @@ from typing import Any
 
 import pytest
 from cryptography.fernet import Fernet
+from django.contrib.messages import get_messages
 from django.test import Client
 
 from heedful.accounts.models import User
+from heedful.conversations.services import receive
 from heedful.inboxes import secrets
+from heedful.inboxes.email.autoreply import maybe_acknowledge
 from heedful.inboxes.email.config import EmailSettings
+from heedful.inboxes.email.outbound import ack_subject
 from heedful.inboxes.models import EmailSuppression, Inbox, MailboxState, RawInbound
 
 pytestmark = pytest.mark.django_db
@@ -196,7 +200,12 @@ def test_typing_and_clearing_at_once_is_a_form_error(cast):
         ({"outbound": "smtp", "smtp_host": ""}, "need a host"),
         ({"outbound": "provider", "provider": ""}, "need the provider chosen"),
         ({"imap_username": ""}, "A mailbox needs a username"),
-        ({"auto_ack_text": "Ref {ticket}"}, "Only {number} may appear in braces"),
+        ({"auto_ack_text": "Ref {ticket}"}, "Only {number} is replaced; {ticket} would be"),
+        ({"auto_ack_text": "Ref {number.x}"}, "{number.x} would be sent as it is"),
+        ({"auto_ack_text": "Ref {number[0]}"}, "{number[0]} would be sent as it is"),
+        ({"auto_ack_subject": "Ref {number:>5}"}, "{number:&gt;5} would be sent as it is"),
+        ({"auto_ack_subject": "Got it\r\nBcc: all@else.test"}, "must be one line"),
+        ({"auto_ack_subject": "x" * 201}, "at most 200 characters"),
         ({"provider": "pigeonpost"}, "Select a valid choice"),
     ],
 )
@@ -205,6 +214,30 @@ def test_bad_settings_are_form_errors(cast, overrides: dict[str, str], message: 
     assert response.status_code == 200
     assert message in response.content.decode()
     assert not Inbox.objects.filter(name="Billing").exists()
+
+
+def test_acknowledgment_texts_are_sent_as_the_form_says(cast):
+    text = "Open {Mon-Fri}, braces {} too. Ref #{number}."
+    response = login(cast.admin).post(
+        ADD, setup_form(auto_ack_subject="Got it {number}", auto_ack_text=text)
+    )
+    assert response.status_code == 302, errors(response)[:3000]
+    inbox = Inbox.objects.get(name="Billing")
+    conversation = receive(cast.inbound(inbox=inbox, text="Hello")).conversation
+
+    ack = maybe_acknowledge(conversation=conversation, message=conversation.messages.get())
+
+    assert ack is not None
+    number = conversation.number
+    assert ack.body_text == f"Open {{Mon-Fri}}, braces {{}} too. Ref #{number}."
+    config = EmailSettings.of(inbox)
+    assert ack_subject(config, number) == f"Got it {number} [#{number}]"
+
+
+def test_the_help_text_says_what_sending_does(cast):
+    page = login(cast.admin).get(ADD).content.decode()
+    assert "{number} becomes the conversation's reference number; nothing else" in page
+    assert "{{" not in page
 
 
 def test_settings_the_form_does_not_manage_are_kept(cast):
@@ -261,16 +294,35 @@ def test_a_pending_sns_subscription_link_is_shown(cast):
     )
 
 
+def generate_secret(client: Client, inbox: Inbox) -> Any:
+    response = client.post(f"/admin/inboxes/inbox/{inbox.pk}/webhook-secret/")
+    inbox.refresh_from_db()
+    return response
+
+
 def test_generate_webhook_secret_stores_one_and_shows_the_url_once(cast, settings):
     settings.BASE_URL = "https://desk.example.com"
     Inbox.objects.filter(pk=cast.email.pk).update(settings={"provider": "postmark"})
     client = login(cast.admin)
-    response = client.post(f"/admin/inboxes/inbox/{cast.email.pk}/webhook-secret/", follow=True)
-    cast.email.refresh_from_db()
+    response = generate_secret(client, cast.email)
+    assert response.status_code == 200
     secret = secrets.get_secret(cast.email, "webhook_secret")
     assert len(secret) >= 24
     url = f"https://heedful:{secret}@desk.example.com/hooks/email/{cast.email.pk}/postmark/"
     assert url in response.content.decode()
+    assert "no-store" in response["Cache-Control"]
+    assert secret not in client.get(change_url(cast.email)).content.decode()
+
+
+@pytest.mark.parametrize("provider", ["postmark", "mailgun", ""])
+def test_a_new_webhook_secret_never_goes_through_the_messages_cookie(cast, provider):
+    # That cookie is signed, not encrypted: the browser (and anyone reading it) sees it.
+    Inbox.objects.filter(pk=cast.email.pk).update(settings={"provider": provider})
+    client = login(cast.admin)
+    response = generate_secret(client, cast.email)
+    secret = secrets.get_secret(cast.email, "webhook_secret")
+    assert secret in response.content.decode()
+    assert [str(m) for m in get_messages(response.wsgi_request) if secret in str(m)] == []
     assert secret not in client.get(change_url(cast.email)).content.decode()
 
 

@@ -3,6 +3,7 @@ that keep hard-bouncing: a DSN marks our reply failed with the reason, visibly; 
 address suppressed after repeated hard bounces is refused before any SMTP contact."""
 
 import importlib.util
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -11,7 +12,7 @@ from django.utils import timezone
 
 from heedful.conversations.inbound import Sender
 from heedful.conversations.models import DeliveryStatus, Direction, EventType, Message
-from heedful.conversations.services import deliver_message, receive, reply
+from heedful.conversations.services import deliver_message, receive, reply, retry_delivery
 from heedful.core.errors import NotFound, PermissionDenied
 from heedful.inboxes import secrets
 from heedful.inboxes.email import ingest
@@ -318,3 +319,210 @@ def test_a_suppressed_cc_is_left_off_but_the_customer_still_gets_the_reply(
 
     assert deliver_message(message.pk) == DeliveryStatus.SENT
     assert smtp_server.received[0].rcpt_tos == (CUSTOMER,)
+
+
+# --- which addresses a report counts against ----------------------------------------------
+
+BOB = "bob@customer.test"
+
+
+def copied_reply(cast, inbox: Inbox) -> Message:
+    """A reply to the customer with Bob copied ("reply all"), delivered over SMTP."""
+    conversation = receive(
+        cast.inbound(
+            inbox=inbox,
+            sender=Sender(kind="email", address=CUSTOMER),
+            cc=(Sender(kind="email", address=BOB),),
+        )
+    ).conversation
+    message = reply(conversation=conversation, author=cast.agent_a, text="Hello both")
+    deliver_message(message.pk)
+    message.refresh_from_db()
+    return message
+
+
+def with_delivered(payload: bytes, address: str) -> bytes:
+    """The report with a second recipient block saying `address` got the mail."""
+    block = f"Final-Recipient: rfc822; {address}\r\nAction: delivered\r\nStatus: 2.0.0\r\n\r\n"
+    marker = b"--BOUNDARY\r\nContent-Type: text/rfc822-headers"
+    return payload.replace(marker, block.encode() + marker)
+
+
+def test_delivery_records_whom_the_reply_was_copied_to(cast, inbox):
+    message = copied_reply(cast, inbox)
+
+    event = message.conversation.events.get(type=EventType.DELIVERED)
+    assert event.data == {"message_id": message.pk, "cc": [BOB]}
+
+
+@needs_parser
+def test_a_report_names_only_the_recipients_it_failed(cast, inbox):
+    from heedful.inboxes.email.parse import parse_email
+
+    payload = with_delivered(dsn("<x@support.test>"), BOB)
+
+    bounce = parse_email(payload).bounce
+
+    assert bounce is not None
+    assert (bounce.recipients, bounce.permanent) == ((CUSTOMER,), True)
+
+
+@needs_parser
+def test_a_recipient_the_report_delivered_to_is_not_counted(cast, inbox):
+    message = copied_reply(cast, inbox)
+
+    ingest_dsn(inbox, with_delivered(dsn(message.external_id), BOB))
+
+    message.refresh_from_db()
+    assert message.delivery_status == DeliveryStatus.FAILED
+    assert list(EmailSuppression.objects.values_list("address", "hard_bounces")) == [(CUSTOMER, 1)]
+
+
+@needs_parser
+def test_a_report_about_an_address_the_reply_never_went_to_changes_nothing(cast, inbox):
+    message = sent_reply(cast, inbox)
+
+    raw = ingest_dsn(inbox, dsn(message.external_id, recipient="cc@else.test"))
+
+    message.refresh_from_db()
+    assert message.delivery_status == DeliveryStatus.SENT
+    assert not message.conversation.events.filter(type=EventType.DELIVERY_FAILED).exists()
+    assert not EmailSuppression.objects.exists()
+    kept = Message.objects.get(pk=raw.message_id)  # someone still sees the report
+    assert (kept.direction, bool(kept.auto_submitted)) == (Direction.INBOUND, True)
+
+
+@needs_parser
+def test_a_bounced_copy_is_noted_and_the_reply_stays_sent(cast, inbox, settings):
+    settings.HEEDFUL_BOUNCE_SUPPRESS_AFTER = 1
+    message = copied_reply(cast, inbox)
+
+    raw = ingest_dsn(inbox, dsn(message.external_id, recipient=BOB))
+
+    message.refresh_from_db()
+    assert (message.delivery_status, message.delivery_error) == (DeliveryStatus.SENT, "")
+    assert raw.message_id == message.pk
+    event = message.conversation.events.get(type=EventType.DELIVERY_FAILED)
+    assert event.data["bounced_for"] == [BOB]
+    assert event.data["error"].startswith(f"Bounced for {BOB}: 5.1.1")
+    assert is_suppressed(BOB)
+    assert not is_suppressed(CUSTOMER)
+
+
+def test_a_copy_bounce_on_a_reply_delivered_before_copies_were_kept_is_not_applied(cast, inbox):
+    message = copied_reply(cast, inbox)
+    message.conversation.events.filter(type=EventType.DELIVERED).update(
+        data={"message_id": message.pk}
+    )
+
+    assert record_bounce(inbox=inbox, bounce=hard(message, address=BOB)) is None
+    assert not EmailSuppression.objects.exists()
+
+
+# --- a report read again -------------------------------------------------------------------
+
+
+def retried(cast, message: Message) -> Message:
+    """The agent sends the failed reply again, and it is delivered."""
+    retry_delivery(message=message, actor=cast.agent_a)
+    deliver_message(message.pk)
+    message.refresh_from_db()
+    assert message.delivery_status == DeliveryStatus.SENT
+    return message
+
+
+@needs_parser
+def test_the_same_report_read_again_is_applied_once(cast, inbox):
+    message = sent_reply(cast, inbox)
+    payload = dsn(message.external_id)
+    first, _ = ingest.accept(inbox=inbox, payload=payload, source_key="imap:1:5", ring=False)
+    again, _ = ingest.accept(inbox=inbox, payload=payload, source_key="imap:2:5", ring=False)
+
+    ingest.process(first)
+    ingest.process(again)
+
+    assert message.conversation.events.filter(type=EventType.DELIVERY_FAILED).count() == 1
+    again.refresh_from_db()
+    assert again.status == RawInbound.Status.PROCESSED  # consumed, not a new conversation
+
+
+@needs_parser
+def test_an_old_report_read_again_does_not_fail_a_reply_sent_again(cast, inbox):
+    message = sent_reply(cast, inbox)
+    payload = dsn(message.external_id)
+    ingest_dsn(inbox, payload)
+    message.refresh_from_db()
+    assert message.delivery_status == DeliveryStatus.FAILED
+    retried(cast, message)
+
+    # The mailbox's UIDVALIDITY changed: the same report is fetched again under a new key.
+    raw, _ = ingest.accept(inbox=inbox, payload=payload, source_key="imap:9:1", ring=False)
+    ingest.process(raw)
+
+    message.refresh_from_db()
+    assert message.delivery_status == DeliveryStatus.SENT
+    assert EmailSuppression.objects.get(address=CUSTOMER).hard_bounces == 1
+
+
+def test_a_report_with_its_own_id_is_applied_once_per_id(cast, inbox):
+    message = sent_reply(cast, inbox)
+    record_bounce(inbox=inbox, bounce=hard(message), report_id="<r1@mx>")
+    retried(cast, message)
+
+    record_bounce(inbox=inbox, bounce=hard(message), report_id="<r1@mx>")
+    message.refresh_from_db()
+    assert message.delivery_status == DeliveryStatus.SENT
+
+    # A new report about the new sending: the address still does not exist.
+    record_bounce(inbox=inbox, bounce=hard(message), report_id="<r2@mx>")
+    message.refresh_from_db()
+    assert message.delivery_status == DeliveryStatus.FAILED
+    assert message.conversation.events.filter(type=EventType.DELIVERY_FAILED).count() == 2
+
+
+def test_a_report_written_before_the_reply_was_sent_again_does_not_fail_it(cast, inbox):
+    message = sent_reply(cast, inbox)
+    record_bounce(inbox=inbox, bounce=hard(message), report_id="<r1@mx>")
+    written = timezone.now() - timedelta(hours=1)
+    Message.objects.filter(pk=message.pk).update(sent_at=written - timedelta(minutes=1))
+    retried(cast, message)
+
+    # A second report about the first sending, arriving late.
+    record_bounce(inbox=inbox, bounce=hard(message), report_id="<r0@mx>", reported_at=written)
+
+    message.refresh_from_db()
+    assert message.delivery_status == DeliveryStatus.SENT
+
+
+def test_a_report_about_a_reply_sent_once_applies_whatever_its_date(cast, inbox):
+    message = sent_reply(cast, inbox)
+    skewed = timezone.now() - timedelta(days=2)  # the remote server's clock is wrong
+
+    record_bounce(inbox=inbox, bounce=hard(message), report_id="<r1@mx>", reported_at=skewed)
+
+    message.refresh_from_db()
+    assert message.delivery_status == DeliveryStatus.FAILED
+
+
+def test_a_reply_pending_after_a_retry_is_not_failed_by_a_report(cast, inbox):
+    message = sent_reply(cast, inbox)
+    record_bounce(inbox=inbox, bounce=hard(message), report_id="<r1@mx>")
+    retry_delivery(message=message, actor=cast.agent_a)  # not yet delivered
+
+    record_bounce(inbox=inbox, bounce=hard(message), report_id="<r2@mx>")
+
+    message.refresh_from_db()
+    assert message.delivery_status == DeliveryStatus.PENDING
+
+
+@needs_parser
+def test_a_new_report_after_a_retry_fails_the_reply_again(cast, inbox):
+    message = sent_reply(cast, inbox)
+    ingest_dsn(inbox, dsn(message.external_id, report_id="<dsn-1@mx.support.test>"))
+    retried(cast, message)
+
+    ingest_dsn(inbox, dsn(message.external_id, report_id="<dsn-2@mx.support.test>"))
+
+    message.refresh_from_db()
+    assert message.delivery_status == DeliveryStatus.FAILED
+    assert message.conversation.events.filter(type=EventType.DELIVERY_FAILED).count() == 2

@@ -7,7 +7,7 @@ import time
 import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
-from imapclient import SEEN
+from imapclient import DELETED, SEEN, IMAPClient
 
 from heedful.conversations.models import Conversation, Message
 from heedful.inboxes import secrets
@@ -141,6 +141,56 @@ def test_messages_can_be_moved_to_a_folder_after_import(cast, mailbox, fetch):
     assert report.ok and report.stored == 2
     assert mailbox.flags() == {}
     assert len(mailbox.flags("Imported")) == 2
+
+
+def without_capabilities(monkeypatch, *names: str) -> None:
+    """The server (Dovecot has MOVE and UIDPLUS) as one without `names`."""
+    real = IMAPClient.has_capability
+
+    def has_capability(self: IMAPClient, capability: str) -> bool:
+        return capability.upper() not in names and real(self, capability)
+
+    monkeypatch.setattr(IMAPClient, "has_capability", has_capability)
+
+
+def moved_in_two_batches(mailbox: Mailbox, inbox: Inbox, capture) -> imap.FetchReport:
+    """Three messages, the third flagged \\Deleted by another mail client; fetched two
+    at a time, so the first batch is moved while the third waits for the next."""
+    mailbox.append(*(email_bytes(n) for n in range(1, 4)))
+    with mailbox.client() as client:
+        client.add_flags([3], [DELETED])
+    with capture(execute=True):
+        return imap.fetch_once(inbox, batch=2)
+
+
+@pytest.mark.django_db
+def test_without_move_only_the_imported_messages_are_expunged(
+    cast, mailbox, monkeypatch, django_capture_on_commit_callbacks
+):
+    without_capabilities(monkeypatch, "MOVE")
+    inbox = connect_inbox(cast.email, mailbox, after="move", move_to="Imported")
+
+    report = moved_in_two_batches(mailbox, inbox, django_capture_on_commit_callbacks)
+
+    assert report.ok and report.stored == 3
+    assert mailbox.flags() == {}
+    assert len(mailbox.flags("Imported")) == 3
+
+
+@pytest.mark.django_db
+def test_without_move_or_uidplus_nothing_is_expunged(
+    cast, mailbox, monkeypatch, django_capture_on_commit_callbacks
+):
+    without_capabilities(monkeypatch, "MOVE", "UIDPLUS")
+    inbox = connect_inbox(cast.email, mailbox, after="move", move_to="Imported")
+
+    report = moved_in_two_batches(mailbox, inbox, django_capture_on_commit_callbacks)
+
+    assert report.ok and report.stored == 3
+    assert len(mailbox.flags("Imported")) == 3
+    # The originals stay, flagged \Deleted, for the mail client or server to expunge.
+    originals = mailbox.flags()
+    assert len(originals) == 3 and all(DELETED in flags for flags in originals.values())
 
 
 @pytest.mark.django_db

@@ -400,6 +400,23 @@ def test_authentication_results(values: list[str], expected: str) -> None:
     assert auth_failed(values) == expected
 
 
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("mx; spf=pass smtp.mailfrom=bounce@mail.customer.test", ""),
+        ("mx; dkim=pass header.d=customer.test", ""),
+        ("mx; dkim=pass header.d=evil.test", "dkim=pass for another domain than customer.test"),
+        (
+            "mx; spf=pass smtp.mailfrom=x@evil.test; dkim=pass header.d=evil.test",
+            "spf=pass for another domain than customer.test",
+        ),
+        ("mx; dmarc=pass header.from=customer.test; dkim=pass header.d=evil.test", ""),
+    ],
+)
+def test_without_dmarc_a_pass_counts_only_for_the_from_domain(value: str, expected: str) -> None:
+    assert auth_failed([value], from_domain="customer.test") == expected
+
+
 def test_only_the_top_authentication_results_header_is_trusted() -> None:
     headers = (
         "Authentication-Results: mx.support.test; dmarc=fail\r\n"
@@ -534,3 +551,23 @@ def test_hundreds_of_nested_sections_keep_the_headers_and_raw_body() -> None:
     assert parsed.sender.address == "jane@customer.test"
     assert "deep" in parsed.text
     assert any("too many MIME sections" in notice for notice in parsed.notices)
+
+
+# Inputs that were quadratic before the patterns were bounded: the timeout guards a
+# hang (minutes), not a speed target (benchmarks hold those).
+@pytest.mark.timeout(30)
+def test_a_megabyte_from_without_an_at_sign_is_read_in_linear_time():
+    raw = b"From: " + b"a" * 1_000_000 + b"\r\nSubject: s\r\n\r\nbody\r\n"
+    assert parse_email(raw).sender.address == ""
+
+
+@pytest.mark.timeout(30)
+def test_megabytes_of_unclosed_tags_are_read_in_linear_time():
+    raw = b"From: a@b.test\r\nContent-Type: text/html\r\n\r\n" + b"<br" * 1_000_000
+    parse_email(raw)
+
+
+def test_a_header_block_over_a_megabyte_is_refused():
+    raw = b"From: a@b.test\r\n" + b"X-Filler: 0123456789\r\n" * 60_000 + b"\r\nbody\r\n"
+    with pytest.raises(EmailParseError, match="header block"):
+        parse_email(raw)

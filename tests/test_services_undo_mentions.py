@@ -136,6 +136,31 @@ def test_undo_keeps_an_earlier_first_response_and_waits_since_the_new_message(
     assert conversation.last_message_preview == "Any news?"
 
 
+def test_undo_after_the_automatic_acknowledgment_leaves_the_conversation_new(
+    cast, clock, undo_window
+):
+    from heedful.inboxes.email.autoreply import maybe_acknowledge
+
+    cast.inbox_a.settings = {"auto_ack": True}
+    cast.inbox_a.save(update_fields=["settings"])
+    conversation = cast.conversation_a(text="Where is it?")
+    first = conversation.messages.get()
+    ack = maybe_acknowledge(conversation=conversation, message=first)
+    assert ack is not None and ack.is_automatic
+    clock.advance(minutes=1)
+    conversation.refresh_from_db()
+    before = {f: getattr(conversation, f) for f in ("status", "last_message_at", "message_count")}
+    message = reply(conversation=conversation, author=cast.agent_a, text="Sorry!")
+    clock.advance(seconds=1)
+
+    undo_reply(message=message, actor=cast.agent_a)
+
+    conversation.refresh_from_db()
+    assert conversation.status == Status.NEW
+    assert {f: getattr(conversation, f) for f in before} == before
+    assert conversation.last_message_preview == "Where is it?"
+
+
 def test_only_the_author_can_undo(cast, clock, undo_window):
     message = reply(conversation=cast.conversation_a(), author=cast.agent_a, text="On its way.")
 

@@ -18,6 +18,7 @@ M = TypeVar("M", bound=Model)
 _INSERTS: dict[type[Model], tuple[str, list[Any]]] = {}
 _UPDATES: dict[tuple[type[Model], tuple[str, ...]], tuple[str, list[Any]]] = {}
 _PROBES: dict[tuple[type[Model], tuple[str, ...]], str] = {}
+_VALUE_PROBES: dict[tuple[type[Model], tuple[str, ...], tuple[str, ...], bool], str] = {}
 
 
 def _quote(name: str) -> str:
@@ -89,6 +90,30 @@ def first_id(model: type[Model], **where: Any) -> Any:
         cursor.execute(sql, list(where.values()))
         row = cursor.fetchone()
     return None if row is None else row[0]
+
+
+def first_values(
+    model: type[Model], columns: tuple[str, ...], *, lock: bool = False, **where: Any
+) -> tuple[Any, ...] | None:
+    """The named fields of the row whose fields equal `where`, or None; with `lock`,
+    the row stays locked until the transaction ends (FOR UPDATE where the database
+    has it; SQLite's IMMEDIATE transactions already hold the write lock)."""
+    key = (model, columns, tuple(where), lock)
+    sql = _VALUE_PROBES.get(key)
+    if sql is None:
+        meta = model._meta
+        selected: list[Any] = [meta.get_field(name) for name in columns]
+        wanted = ", ".join(_quote(f.column) for f in selected)
+        fields: list[Any] = [meta.get_field(name) for name in where]
+        conditions = " AND ".join(f"{_quote(f.column)} = %s" for f in fields)
+        sql = f"SELECT {wanted} FROM {_quote(meta.db_table)} WHERE {conditions}"
+        if lock and connection.features.has_select_for_update:
+            sql += " FOR UPDATE"
+        _VALUE_PROBES[key] = sql
+    with connection.cursor() as cursor:
+        cursor.execute(sql, list(where.values()))
+        row = cursor.fetchone()
+    return None if row is None else tuple(row)
 
 
 def any_row(model: type[Model]) -> bool:

@@ -24,10 +24,12 @@ def process_one(raw_id: int) -> str:
     if process is None:
         return "skipped"  # kinds that receive synchronously (the web form) process themselves
     try:
-        process(raw)
+        result = process(raw)
     except Quarantined as exc:
         log.warning("raw inbound %s quarantined: %s", raw_id, exc.reason)
         return RawInbound.Status.QUARANTINED
+    if result is not None:
+        return RawInbound.Status.DUPLICATE if result.duplicate else RawInbound.Status.PROCESSED
     return RawInbound.objects.values_list("status", flat=True).get(pk=raw_id)
 
 

@@ -207,7 +207,8 @@ def _restore_after_undo(conversation: Conversation, message: Message, now: objec
         if conversation.status in UNSOLVED and first_unanswered is not None:
             conversation.waiting_since = first_unanswered
             fields.append("waiting_since")
-    latest = remaining.order_by("-created_at", "-id").first()
+    # The acknowledgment never set the preview or the time (autoreply): nor does it now.
+    latest = remaining.filter(is_automatic=False).order_by("-created_at", "-id").first()
     if latest is not None:
         conversation.last_message_at = latest.created_at
         conversation.last_message_preview = " ".join(latest.body_text.split())[:200]
@@ -222,9 +223,10 @@ def _opened_only_by_replies(conversation: Conversation, remaining: "QuerySet[Mes
     """Whether the withdrawn reply is what moved the conversation from new to open.
 
     Inbound messages leave a new conversation new; only a reply, a status change
-    or a reopen makes it open, and the last two leave events.
+    or a reopen makes it open, and the last two leave events. The inbox's automatic
+    acknowledgment answers nobody and leaves it new too.
     """
-    if remaining.filter(direction=Direction.OUTBOUND).exists():
+    if remaining.filter(direction=Direction.OUTBOUND, is_automatic=False).exists():
         return False
     changed = (EventType.STATUS_CHANGED, EventType.REOPENED, EventType.MERGED_FROM)
     return not conversation.events.filter(type__in=changed).exists()

@@ -85,11 +85,13 @@ def _finish(message: Message, result: DeliveryResult) -> str:
                 external_id=result.external_id or message.external_id,
             ):
                 return LOST_LEASE
-            record_event(
-                conversation=message.conversation,
-                type=EventType.DELIVERED,
-                data={"message_id": message.pk},
-            )
+            data: dict[str, object] = {"message_id": message.pk}
+            # Email names whom it copied the reply to, only when it copied anyone: a
+            # bounce report about a copy is checked against this list.
+            copied = list(getattr(result, "cc", ()))
+            if copied:
+                data["cc"] = copied
+            record_event(conversation=message.conversation, type=EventType.DELIVERED, data=data)
             return status
         retry = (
             not result.permanent

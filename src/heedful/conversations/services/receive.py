@@ -164,16 +164,11 @@ def claim_raw(raw: RawInbound) -> ReceiveResult | None:
     second waits here for the first to commit, then sees it done. Raises
     AlreadyHandled when it was processed into something other than a message.
     """
-    row = (
-        RawInbound.objects.select_for_update()
-        .filter(pk=raw.pk)
-        .values("status", "message_id")
-        .first()
-    )
+    row = rows.first_values(RawInbound, ("status", "message_id"), lock=True, id=raw.pk)
     done = (RawInbound.Status.PROCESSED, RawInbound.Status.DUPLICATE)
-    if row is None or row["status"] not in done:
+    if row is None or row[0] not in done:
         return None
-    message = Message.objects.select_related("conversation").filter(pk=row["message_id"]).first()
+    message = Message.objects.select_related("conversation").filter(pk=row[1]).first()
     if message is None:
         raise AlreadyHandled(f"raw inbound {raw.pk} was already processed")
     return ReceiveResult(message, message.conversation, False, True, raw)
@@ -248,9 +243,7 @@ def resolve_identity(sender: Sender) -> Identity:
     """The Identity for a sender, creating the customer on first contact."""
     address = normalize(sender.kind, sender.address)
     identity = None
-    pk = rows.first_id(Identity, kind=sender.kind, address=address)
-    if pk is not None:
-        identity = Identity.objects.select_related("customer").filter(pk=pk).first()
+    identity = _known_identity(sender.kind, address)
     if identity is None:
         try:
             with transaction.atomic():
@@ -277,6 +270,30 @@ def resolve_identity(sender: Sender) -> Identity:
     if sender.name.strip() and not identity.customer.name:
         Customer.objects.filter(pk=identity.customer.pk).update(name=sender.name.strip()[:200])
         identity.customer.name = sender.name.strip()[:200]
+    return identity
+
+
+def _known_identity(kind: str, address: str) -> Identity | None:
+    """The stored identity with its customer, read by two precompiled lookups (the hot
+    path of every inbound message). Fields not read here load on first access."""
+    found = rows.first_values(
+        Identity, ("id", "customer_id", "verified"), kind=kind, address=address
+    )
+    if found is None:
+        return None
+    identity_id, customer_id, verified = found
+    customer_row = rows.first_values(Customer, ("name", "merged_into_id"), id=customer_id)
+    if customer_row is None:
+        return None
+    customer = Customer.from_db(
+        "default", ["id", "name", "merged_into_id"], [customer_id, *customer_row]
+    )
+    identity = Identity.from_db(
+        "default",
+        ["id", "customer_id", "kind", "address", "verified"],
+        [identity_id, customer_id, kind, address, bool(verified)],
+    )
+    identity.customer = customer
     return identity
 
 
@@ -311,24 +328,32 @@ def _hinted(inbound: InboundMessage, identity: Identity) -> Conversation | None:
     takes part in, then one of this inbox; matches spread over several other
     conversations are ambiguous and thread nowhere.
     """
+    # (conversation, direction, inbox) only: the matched messages' bodies can be large.
     matches = list(
         Message.objects.filter(external_id__in=list(inbound.thread_hints))
-        .select_related("conversation")
-        .order_by("-created_at", "-id")[:20]
+        .order_by("-created_at", "-id")
+        .values_list("conversation_id", "direction", "inbox_id")[:20]
     )
     if not matches:
         return None
-    ours = [m for m in matches if m.direction == Direction.OUTBOUND]
+    ours = [
+        conversation for conversation, direction, _ in matches if direction == Direction.OUTBOUND
+    ]
+    candidates = list(dict.fromkeys(conversation for conversation, _, _ in matches))
     if ours:
-        return ours[0].conversation
-    conversations = list({m.conversation_id: m.conversation for m in matches}.values())
-    if len(conversations) == 1:
-        return conversations[0]
-    for candidate in conversations:
-        if _takes_part(candidate, identity):
-            return candidate
-    same_inbox = [m for m in matches if m.inbox_id == inbound.inbox.pk]
-    return same_inbox[0].conversation if same_inbox else None
+        chosen: int | None = ours[0]
+    elif len(candidates) == 1:
+        chosen = candidates[0]
+    else:
+        chosen = next(
+            (
+                c
+                for c in candidates
+                if _takes_part(Conversation.objects.only("id", "customer_id").get(pk=c), identity)
+            ),
+            next((c for c, _, inbox in matches if inbox == inbound.inbox.pk), None),
+        )
+    return None if chosen is None else Conversation.objects.filter(pk=chosen).first()
 
 
 def _takes_part(conversation: Conversation, identity: Identity) -> bool:

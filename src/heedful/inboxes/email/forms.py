@@ -5,6 +5,8 @@ passwords, tokens and webhook secrets go through inboxes.secrets (encrypted with
 key of their own) and are write-only here: a blank field leaves the stored value.
 """
 
+import re
+import unicodedata
 from typing import Any
 
 from django import forms
@@ -34,6 +36,14 @@ SECRET_LABELS = {
     "webhook_signing_key": "Mailgun webhook signing key",
     "provider_api_key": "Provider API key",
 }
+# The acknowledgment's subject is one header line; its text, a short note.
+MAX_SUBJECT = 200
+MAX_ACK_TEXT = 5000
+PLACEHOLDER_HELP = "{number} becomes the conversation's reference number; nothing else is replaced."
+# What reads like a template placeholder ("{ticket}", "{number.x}", "{number[0]}",
+# "{ number }", "{number:>5}") is refused: only "{number}" is replaced. Other braces
+# ("{Mon-Fri}", "{}") are plain text and stay.
+_PLACEHOLDER = re.compile(r"\{\s*[A-Za-z_]\w*(?:\.\w+|\[[^\]{}]*\])*\s*(?:[!:][^{}]*)?\}")
 # A marker the setup form always posts, so the admin knows which form a POST came from.
 SETUP_MARKER = "email_setup"
 
@@ -50,6 +60,17 @@ def _secret_field(name: str) -> forms.CharField:
 
 def _clear_field(name: str) -> forms.BooleanField:
     return forms.BooleanField(required=False, label=f"Clear the {SECRET_LABELS[name].lower()}")
+
+
+def _placeholders_checked(value: str) -> str:
+    """Sending replaces the literal "{number}" and nothing else (autoreply, outbound):
+    another {name} would reach the customer as typed, so it is refused here."""
+    unknown = sorted({m for m in _PLACEHOLDER.findall(value) if m != "{number}"})
+    if unknown:
+        raise forms.ValidationError(
+            f"Only {{number}} is replaced; {', '.join(unknown)} would be sent as it is."
+        )
+    return value
 
 
 def _email(value: str) -> str:
@@ -135,12 +156,18 @@ class EmailInboxForm(forms.ModelForm):
     )
 
     auto_ack = forms.BooleanField(required=False, label="Send an automatic acknowledgment")
-    auto_ack_subject = forms.CharField(required=False, label="Acknowledgment subject")
+    auto_ack_subject = forms.CharField(
+        required=False,
+        max_length=MAX_SUBJECT,
+        label="Acknowledgment subject",
+        help_text=f"One line. {PLACEHOLDER_HELP} The reference [#number] is added when absent.",
+    )
     auto_ack_text = forms.CharField(
         required=False,
+        max_length=MAX_ACK_TEXT,
         widget=forms.Textarea(attrs={"rows": 5}),
         label="Acknowledgment text",
-        help_text="{number} becomes the conversation's reference number.",
+        help_text=PLACEHOLDER_HELP,
     )
     quote_history = forms.BooleanField(
         required=False, label="Quote the customer's last message in replies"
@@ -247,16 +274,14 @@ class EmailInboxForm(forms.ModelForm):
             raise forms.ValidationError(errors)
         return list(dict.fromkeys(found))
 
+    def clean_auto_ack_subject(self) -> str:
+        subject = self.cleaned_data["auto_ack_subject"]
+        if any(unicodedata.category(c) == "Cc" for c in subject):
+            raise forms.ValidationError("The subject must be one line, without control characters.")
+        return _placeholders_checked(subject)
+
     def clean_auto_ack_text(self) -> str:
-        text = self.cleaned_data["auto_ack_text"]
-        try:
-            text.format(number=1)
-        except (KeyError, IndexError, ValueError) as exc:
-            raise forms.ValidationError(
-                f"Only {{number}} may appear in braces ({type(exc).__name__}: {exc}); "
-                "write {{ and }} for literal braces."
-            ) from None
-        return text
+        return _placeholders_checked(self.cleaned_data["auto_ack_text"])
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}

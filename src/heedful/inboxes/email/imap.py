@@ -339,10 +339,13 @@ def _after_import(client: IMAPClient, config: ImapSettings, uids: list[int]) -> 
         else:
             client.copy(uids, config.move_to)
             client.add_flags(uids, [DELETED])
+            # UID EXPUNGE removes only these. A plain EXPUNGE would remove every
+            # \Deleted message in the folder, including ones another client flagged
+            # that we have not imported yet; without UIDPLUS the flagged originals stay
+            # (their UIDs are below last_uid, so they are not fetched again) for the
+            # mail client or server to expunge.
             if client.has_capability("UIDPLUS"):
                 client.uid_expunge(uids)
-            else:
-                client.expunge()  # without UIDPLUS only a plain EXPUNGE exists
 
 
 def _ensure_folder(client: IMAPClient, folder: str) -> None:

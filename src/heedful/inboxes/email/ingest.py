@@ -160,7 +160,12 @@ def _handle_bounce(raw: RawInbound, parsed: ParsedEmail) -> bool:
     with transaction.atomic():
         if claim_raw(raw) is not None:
             return True  # processed as a message by another worker meanwhile
-        message = record_bounce(inbox=raw.inbox, bounce=parsed.bounce)
+        message = record_bounce(
+            inbox=raw.inbox,
+            bounce=parsed.bounce,
+            report_id=parsed.message_id or f"sha256:{raw.sha256}",
+            reported_at=parsed.date,
+        )
         if message is None:
             return False  # not about mail we sent: keep it as a message, so it is seen
         rows.update(

@@ -123,6 +123,15 @@ def suppression_of(address: str) -> str | None:
     )
 
 
+@dataclass(frozen=True)
+class EmailSent(DeliveryResult):
+    """A sent email and whom it was copied to ("reply all"): delivery records the
+    copies with the DELIVERED event, and a later bounce report counts only against
+    addresses the reply really went to."""
+
+    cc: tuple[str, ...] = ()
+
+
 class EmailDelivery:
     """Delivery by email, shared by every kind whose answers go out as email."""
 
@@ -173,7 +182,7 @@ class EmailDelivery:
             email.send(fail_silently=False)
         except Exception as exc:  # SMTP, provider API and network errors alike
             return classify(exc)
-        return DeliveryResult(ok=True, external_id=message_id)
+        return EmailSent(ok=True, external_id=message_id, cc=tuple(email.cc))
 
     def compose(
         self, message: "Message", message_id: str, connection: BaseEmailBackend | None = None

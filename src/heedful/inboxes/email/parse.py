@@ -39,6 +39,10 @@ MAX_DEPTH = 20
 MAX_PARTS = 500
 MAX_ADDRESSES = 1000
 MAX_SUBJECT = 255
+# Longer header values are cut (a To of hundreds of addresses fits; a 1 MB subject does not).
+MAX_HEADER_VALUE = 32 * 1024
+MAX_HEADER_BLOCK = 1024 * 1024
+_HEADER_END = re.compile(rb"\r?\n\r?\n")
 MAX_ID_LENGTH = 250
 MAX_REFERENCES = 100
 # Charset detection reads a sample: enough to be right, bounded for huge bodies.
@@ -72,9 +76,11 @@ _LINE_BREAKING = re.compile(r"[\x00-\x1f\x7f\ud800-\udfff\u2028\u2029\s]+")
 _FOLD = re.compile(r"[\r\n]+[ \t]*")
 _COMMENT = re.compile(r"\([^()]*\)")
 _BRACKETED_ID = re.compile(r"<([^<>\s]+)>")
-_LOOSE_ADDRESS = re.compile(r"[\w.+'=-]+@[\w-]+(?:\.[\w-]+)+")
+# Bounded repeats: an unbounded `+` before "@" makes a long run without one quadratic.
+_LOOSE_ADDRESS = re.compile(r"[\w.+'=-]{1,64}@[\w-]{1,63}(?:\.[\w-]{1,63}){1,10}")
 _BLOCK_TAG = re.compile(
-    r"<\s*(?:br|hr|/p|/div|/li|/tr|/h[1-6]|/blockquote|/table|/pre|/ul|/ol|/dd|/dt)\b[^>]*>",
+    # `[^<>]{0,1000}`, not `[^>]*`: thousands of "<br" without ">" would be quadratic.
+    r"<\s*(?:br|hr|/p|/div|/li|/tr|/h[1-6]|/blockquote|/table|/pre|/ul|/ol|/dd|/dt)\b[^<>]{0,1000}>",
     re.IGNORECASE,
 )
 _BLANK_RUN = re.compile(r"\n{3,}")
@@ -88,6 +94,9 @@ def parse_email(raw: bytes) -> ParsedEmail:
     """Parse one message. Raises EmailParseError only when it is not an email at all."""
     if not raw or not raw.strip():
         raise EmailParseError("empty message")
+    if len(raw) > MAX_HEADER_BLOCK and not _HEADER_END.search(raw, 0, MAX_HEADER_BLOCK):
+        # Real mail has a few kilobytes of headers; megabytes of them only cost time.
+        raise EmailParseError(f"the header block is over {MAX_HEADER_BLOCK // 1024} KB")
     message, notices = _parse_structure(raw)
     headers = _header_map(message)
     if not headers:
@@ -114,7 +123,10 @@ def parse_email(raw: bytes) -> ParsedEmail:
         attachments=walk.attachments(html),
         notices=tuple(dict.fromkeys(walk.notices)),
         auto_submitted=_automatic(headers, content_type),
-        auth_failed=auth_failed(headers.get("authentication-results", [])),
+        auth_failed=auth_failed(
+            headers.get("authentication-results", []),
+            from_domain=_sender(headers).address.rpartition("@")[2],
+        ),
         bounce=walk.bounce(),
         headers=_display_headers(headers),
     )
@@ -551,8 +563,11 @@ def _header_map(message: Message) -> dict[str, list[str]]:
     header is just text here, never an exception from a header class."""
     found: dict[str, list[str]] = {}
     for name, value in message.raw_items():
-        key = _to_text(str(name)).strip().lower()
-        found.setdefault(key, []).append(_FOLD.sub(" ", _to_text(str(value))).strip())
+        key = _to_text(str(name)).strip().lower()[:100]
+        # Cut before decoding: no real header needs more, and every later step
+        # (RFC 2047 words, address parsing) is then bounded.
+        text = _to_text(str(value)[:MAX_HEADER_VALUE])
+        found.setdefault(key, []).append(_FOLD.sub(" ", text).strip())
     return found
 
 
@@ -695,7 +710,7 @@ def _sender(headers: dict[str, list[str]]) -> Address:
             if _usable(item.address):
                 return item
         for value in values:  # a From getaddresses cannot split: find the address in it
-            match = _LOOSE_ADDRESS.search(value)
+            match = _LOOSE_ADDRESS.search(value[:1000])
             if match:
                 return Address(address=match.group(0))
     return Address(address="")
@@ -751,21 +766,33 @@ def _first_value(headers: dict[str, list[str]], name: str) -> str:
 
 
 def _bounce(blocks: list[dict[str, str]], returned_ids: list[str]) -> Bounce:
+    """The recipients the report failed for good (5.x.x), else those it failed or
+    delayed for now. A recipient it reports delivered, relayed or expanded is no
+    failure and is never named."""
     recipients = [block for block in blocks if "final-recipient" in block or "action" in block]
-    failed = [block for block in recipients if block.get("action", "").lower() == "failed"]
-    chosen = (failed or recipients or [{}])[0]
-    status = _one_line(chosen.get("status", "")).split(" ")[0]
+    failed = _with_action(recipients, "failed")
+    hard = [block for block in failed if _status(block).startswith("5")]
+    named = hard or failed or _with_action(recipients, "delayed")
+    chosen = (named or recipients or [{}])[0]
     addresses = [
         _after_type(block.get("final-recipient") or block.get("original-recipient", ""))
-        for block in recipients
+        for block in named
     ]
     return Bounce(
         original_message_ids=tuple(dict.fromkeys(returned_ids)),
         recipients=tuple(item for item in dict.fromkeys(addresses) if item),
-        status=status,
+        status=_status(chosen),
         diagnostic=_after_type(chosen.get("diagnostic-code", ""))[:1000],
-        permanent=bool(failed) and status.startswith("5"),
+        permanent=bool(hard),
     )
+
+
+def _status(block: dict[str, str]) -> str:
+    return _one_line(block.get("status", "")).split(" ")[0]
+
+
+def _with_action(blocks: list[dict[str, str]], action: str) -> list[dict[str, str]]:
+    return [block for block in blocks if _one_line(block.get("action", "")).lower() == action]
 
 
 def _after_type(value: str) -> str:

@@ -242,7 +242,7 @@ def _describe(event: ConversationEvent, names: dict[int, str]) -> tuple[str, str
         # The customer's server took the reply and sent it back later: the message
         # itself shows "Not delivered"; this line says what the bounce said.
         answer = " ".join(str(data.get(k) or "") for k in ("status", "diagnostic")).strip()
-        return f"Bounced: {answer or data.get('error', '')}", "", ""
+        return str(data.get("error") or f"Bounced: {answer}"), "", ""
     if kind == EventType.DELIVERY_FAILED:
         retry = " (will retry)" if data.get("will_retry") else ""
         return f"Delivery failed: {data.get('error', '')}{retry}", "", "danger"
