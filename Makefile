@@ -50,6 +50,7 @@ test: lint typecheck pytest
 bench: $(DEV_STAMP)
 	$(BIN)/python bench/run.py
 	$(BIN)/python bench/workspace.py
+	$(BIN)/python bench/email_bench.py
 
 # The full email crash test: 1,000 messages from a real IMAP server while the fetcher
 # is killed 20 times (the test suite runs a short version). Add DATABASE_URL for PostgreSQL.

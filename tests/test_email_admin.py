@@ -207,6 +207,14 @@ def test_typing_and_clearing_at_once_is_a_form_error(cast):
         ({"auto_ack_subject": "Got it\r\nBcc: all@else.test"}, "must be one line"),
         ({"auto_ack_subject": "x" * 201}, "at most 200 characters"),
         ({"provider": "pigeonpost"}, "Select a valid choice"),
+        (
+            {"imap_host": "imap.example.com", "imap_security": "none"},
+            "imap.example.com needs TLS or STARTTLS",
+        ),
+        (
+            {"outbound": "smtp", "smtp_host": "smtp.example.com", "smtp_security": "none"},
+            "smtp.example.com needs TLS or STARTTLS",
+        ),
     ],
 )
 def test_bad_settings_are_form_errors(cast, overrides: dict[str, str], message: str):

@@ -213,6 +213,14 @@ def test_a_reply_in_an_existing_conversation_is_not_acknowledged(
     assert len(acknowledgments()) == 1
 
 
+def test_an_unverified_sender_is_not_acknowledged(cast, inbox):
+    conversation = cast.conversation_a(
+        inbox=inbox, address=CUSTOMER, sender_unverified="dmarc=fail"
+    )
+
+    assert maybe_acknowledge(conversation=conversation, message=conversation.messages.get()) is None
+
+
 def test_maybe_acknowledge_refuses_a_message_marked_automatic(cast, inbox):
     conversation = cast.conversation_a(inbox=inbox, address=CUSTOMER, auto_submitted="List-Id")
 

@@ -10,8 +10,10 @@ apart from the database: without it the stored credentials cannot be read and
 have to be typed in again.
 """
 
+import contextlib
 import json
 import os
+import tempfile
 import threading
 from functools import cache
 from pathlib import Path
@@ -40,14 +42,17 @@ def _keys() -> list[bytes]:
     with _create_lock:
         if not path.exists():
             path.parent.mkdir(parents=True, exist_ok=True)
-            # O_EXCL: two processes starting at once cannot both write a key.
+            # Written whole under a temporary name, then linked into place: another
+            # process never reads a half-written key, and of two processes starting
+            # at once only one key wins (link refuses an existing name).
+            fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=".secrets-key-")
             try:
-                fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            except FileExistsError:
-                pass
-            else:
                 with os.fdopen(fd, "wb") as out:
                     out.write(Fernet.generate_key() + b"\n")
+                with contextlib.suppress(FileExistsError):
+                    os.link(temporary, path)
+            finally:
+                os.unlink(temporary)
     return [line.strip() for line in path.read_bytes().splitlines() if line.strip()]
 
 

@@ -13,6 +13,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from heedful.accounts.models import User
+from heedful.accounts.permissions import require
 from heedful.conversations.models import DeliveryStatus, Direction, EventType, Message
 from heedful.conversations.services.events import record_event
 from heedful.core.errors import Conflict, ServiceError
@@ -129,6 +130,7 @@ def retry_delivery(*, message: Message, actor: User) -> Message:
     """
     if message.is_note or message.direction != Direction.OUTBOUND:
         raise ServiceError("Only a reply can be sent again.")
+    require(actor, "conversation.reply")
     with transaction.atomic():
         # Conditional, so two clicks (or a click racing a bounce) retry once.
         taken = Message.objects.filter(pk=message.pk, delivery_status=DeliveryStatus.FAILED).update(

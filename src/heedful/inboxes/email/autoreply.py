@@ -37,7 +37,11 @@ def maybe_acknowledge(*, conversation: Conversation, message: Message) -> Messag
     inbox = conversation.inbox
     config = EmailSettings.of(inbox)
     sender = message.sender_identity
-    if not config.auto_ack or message.auto_submitted or message.direction != Direction.INBOUND:
+    # Not to a sender the receiving server could not vouch for either: a forged From
+    # would make us mail whoever it names.
+    if not config.auto_ack or message.auto_submitted or message.sender_unverified:
+        return None
+    if message.direction != Direction.INBOUND:
         return None
     if sender is None or sender.kind != IdentityKind.EMAIL:
         return None

@@ -85,6 +85,9 @@ def _email(value: str) -> str:
     return f"{local}@{domain.lower()}"
 
 
+LOOPBACK = {"127.0.0.1", "::1", "localhost"}
+
+
 class EmailInboxForm(forms.ModelForm):
     email_setup = forms.CharField(widget=forms.HiddenInput, initial="1")
     address = forms.CharField(
@@ -294,6 +297,15 @@ class EmailInboxForm(forms.ModelForm):
             self.add_error("imap_move_to", "Name the folder to move imported messages to.")
         if data.get("outbound") == "smtp" and not data.get("smtp_host"):
             self.add_error("smtp_host", "Replies through this inbox's SMTP server need a host.")
+        for kind in ("imap", "smtp"):
+            # A password in clear text may only cross this machine's loopback.
+            host = str(data.get(f"{kind}_host") or "").strip().lower()
+            if data.get(f"{kind}_security") == "none" and host and host not in LOOPBACK:
+                self.add_error(
+                    f"{kind}_security",
+                    f"No encryption is allowed only for a server on this machine "
+                    f"({', '.join(sorted(LOOPBACK))}); {host} needs TLS or STARTTLS.",
+                )
         if data.get("outbound") == "provider" and not data.get("provider"):
             self.add_error("provider", "Replies through a provider need the provider chosen.")
         ack_complete = data.get("auto_ack_subject") and data.get("auto_ack_text")
