@@ -12,6 +12,9 @@ def main() -> None:
     # Django's command modules cannot be.
     if len(sys.argv) > 1 and not sys.argv[1].startswith("-"):
         sys.argv[1] = sys.argv[1].replace("-", "_")
+    if sys.argv[1:2] == ["worker"]:
+        # Before settings load: a worker's SQLite connections need no 64 MiB cache each.
+        os.environ.setdefault("HEEDFUL_SQLITE_CACHE_MIB", "16")
     execute_from_command_line(sys.argv)
 
 

@@ -146,6 +146,10 @@ SQLITE_PATH = DATA_DIR / "heedful.sqlite3"
 DATABASES = {"default": env.db_url("DATABASE_URL", default=f"sqlite:///{SQLITE_PATH}")}
 DATABASE_VENDOR = "sqlite" if "sqlite" in DATABASES["default"]["ENGINE"] else "postgresql"
 
+# SQLite's page cache per connection. `heedful worker` lowers it (heedful.cli): its
+# connections, one per thread, mostly write, and reads gain little from a big cache.
+_SQLITE_CACHE_KIB = env.int("HEEDFUL_SQLITE_CACHE_MIB", default=64) * 1024
+
 if DATABASE_VENDOR == "sqlite":
     # IMMEDIATE transactions take the write lock up front, so web and worker
     # queue on the busy timeout instead of failing with "database is locked".
@@ -160,7 +164,7 @@ if DATABASE_VENDOR == "sqlite":
             "PRAGMA busy_timeout=30000;"
             "PRAGMA foreign_keys=ON;"
             "PRAGMA temp_store=MEMORY;"
-            "PRAGMA cache_size=-65536;"
+            f"PRAGMA cache_size=-{_SQLITE_CACHE_KIB};"
         ),
     }
     # Tests use a file, not shared-cache memory, so threads get real WAL locking;
