@@ -13,8 +13,15 @@ from typing import Any
 import pytest
 
 from heedful.conversations.inbound import InboundAttachment, Sender
-from heedful.conversations.models import DeliveryStatus, Direction, Message
+from heedful.conversations.models import (
+    ConversationParticipant,
+    DeliveryStatus,
+    Direction,
+    Message,
+    ParticipantRole,
+)
 from heedful.conversations.services import delivery, receive, reply
+from heedful.conversations.services.receive import resolve_identity
 from heedful.inboxes.email.adapter import EmailAdapter
 from heedful.inboxes.registry import DeliveryResult
 from tests.asgi_server import serve
@@ -106,10 +113,16 @@ def _email_thread(cast: Any, remote: str, monkeypatch: pytest.MonkeyPatch) -> Me
         ),
         sender_unverified="dmarc=fail (p=reject) spf=softfail",
         notice="1 attachment over the 25 MB limit was not kept: statement.zip",
-        cc=(Sender(kind="email", address="accounts@customer.test"),),
         attachments=(logo,),
     )
     message = receive(inbound).message
+    # An unverified sender brings nobody in (receive refuses it), so the copied
+    # colleague stands for one an earlier, verified message added.
+    ConversationParticipant.objects.create(
+        conversation=message.conversation,
+        identity=resolve_identity(Sender(kind="email", address="accounts@customer.test")),
+        role=ParticipantRole.CC,
+    )
     _deliveries(
         monkeypatch,
         DeliveryResult(
