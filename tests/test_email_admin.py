@@ -15,18 +15,11 @@ from heedful.inboxes.email.autoreply import maybe_acknowledge
 from heedful.inboxes.email.config import EmailSettings
 from heedful.inboxes.email.outbound import ack_subject
 from heedful.inboxes.models import EmailSuppression, Inbox, MailboxState, RawInbound
+from tests.email_support import secrets_key  # noqa: F401 (an autouse fixture)
 
 pytestmark = pytest.mark.django_db
 
 ADD = "/admin/inboxes/inbox/add/?kind=email"
-
-
-@pytest.fixture(autouse=True)
-def secrets_key(settings: Any) -> Any:
-    settings.HEEDFUL_SECRETS_KEY = Fernet.generate_key().decode()
-    secrets.reset_cache()
-    yield
-    secrets.reset_cache()
 
 
 def login(user: User) -> Client:

@@ -7,7 +7,6 @@ from email.utils import make_msgid
 from typing import Any
 
 import pytest
-from cryptography.fernet import Fernet
 from django.utils import timezone
 
 from heedful.conversations.models import (
@@ -20,10 +19,13 @@ from heedful.conversations.models import (
     Status,
 )
 from heedful.customers.models import BlockedSender
-from heedful.inboxes import secrets
 from heedful.inboxes.email import ingest
 from heedful.inboxes.email.autoreply import claim_acknowledgment, maybe_acknowledge
 from heedful.inboxes.models import AutoReply, EmailSuppression, Inbox
+from tests.email_support import (
+    secrets_key,  # noqa: F401 (an autouse fixture)
+    use_smtp,
+)
 from tests.smtp_server import smtp_server  # noqa: F401 (a fixture)
 
 pytestmark = [
@@ -34,27 +36,15 @@ pytestmark = [
 CUSTOMER = "ann@customer.test"
 
 
-@pytest.fixture(autouse=True)
-def secrets_key(settings: Any) -> Any:
-    settings.HEEDFUL_SECRETS_KEY = Fernet.generate_key().decode()
-    secrets.reset_cache()
-    yield
-    secrets.reset_cache()
-
-
 @pytest.fixture
 def inbox(cast, smtp_server) -> Inbox:  # noqa: F811
-    inbox = cast.email
-    inbox.settings = {
-        "outbound": "smtp",
-        "smtp": smtp_server.smtp_settings(),
-        "auto_ack": True,
-        "auto_ack_subject": "We have your message (#{number})",
-        "auto_ack_text": "Thanks! Your reference is #{number}.\n",
-    }
-    inbox.save(update_fields=["settings"])
-    secrets.set_secrets(inbox, smtp_password="s3cret")
-    return inbox
+    return use_smtp(
+        cast.email,
+        smtp_server,
+        auto_ack=True,
+        auto_ack_subject="We have your message (#{number})",
+        auto_ack_text="Thanks! Your reference is #{number}.\n",
+    )
 
 
 def email_bytes(

@@ -2,23 +2,23 @@
 that keep hard-bouncing: a DSN marks our reply failed with the reason, visibly; an
 address suppressed after repeated hard bounces is refused before any SMTP contact."""
 
-import importlib.util
 from datetime import timedelta
-from typing import Any
 
 import pytest
-from cryptography.fernet import Fernet
 from django.utils import timezone
 
 from heedful.conversations.inbound import Sender
 from heedful.conversations.models import DeliveryStatus, Direction, EventType, Message
 from heedful.conversations.services import deliver_message, receive, reply, retry_delivery
 from heedful.core.errors import NotFound, PermissionDenied
-from heedful.inboxes import secrets
 from heedful.inboxes.email import ingest
 from heedful.inboxes.email.bounces import is_suppressed, lift_suppression, record_bounce
 from heedful.inboxes.email.parsed import Bounce
 from heedful.inboxes.models import EmailSuppression, Inbox, RawInbound
+from tests.email_support import (
+    secrets_key,  # noqa: F401 (an autouse fixture)
+    use_smtp,
+)
 from tests.smtp_server import SmtpServer, smtp_server  # noqa: F401 (a fixture)
 
 pytestmark = [
@@ -26,26 +26,12 @@ pytestmark = [
     pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS:UserWarning"),
 ]
 
-PARSER_PRESENT = importlib.util.find_spec("heedful.inboxes.email.parse") is not None
-needs_parser = pytest.mark.skipif(not PARSER_PRESENT, reason="heedful.inboxes.email.parse missing")
 CUSTOMER = "ann@customer.test"
-
-
-@pytest.fixture(autouse=True)
-def secrets_key(settings: Any) -> Any:
-    settings.HEEDFUL_SECRETS_KEY = Fernet.generate_key().decode()
-    secrets.reset_cache()
-    yield
-    secrets.reset_cache()
 
 
 @pytest.fixture
 def inbox(cast, smtp_server) -> Inbox:  # noqa: F811
-    inbox = cast.email
-    inbox.settings = {"outbound": "smtp", "smtp": smtp_server.smtp_settings()}
-    inbox.save(update_fields=["settings"])
-    secrets.set_secrets(inbox, smtp_password="s3cret")
-    return inbox
+    return use_smtp(cast.email, smtp_server)
 
 
 def sent_reply(cast, inbox: Inbox, text: str = "Here is your answer.") -> Message:
@@ -128,7 +114,6 @@ def hard(message: Message, address: str = CUSTOMER) -> Bounce:
 # --- a report about our reply ------------------------------------------------------------
 
 
-@needs_parser
 def test_a_bounce_report_marks_the_reply_failed_with_the_reason(cast, inbox):
     message = sent_reply(cast, inbox)
     assert message.delivery_status == DeliveryStatus.SENT
@@ -146,7 +131,6 @@ def test_a_bounce_report_marks_the_reply_failed_with_the_reason(cast, inbox):
     assert Message.objects.filter(direction=Direction.INBOUND).count() == 1
 
 
-@needs_parser
 def test_the_bounce_is_visible_in_the_conversation(cast, inbox):
     message = sent_reply(cast, inbox)
 
@@ -159,7 +143,6 @@ def test_the_bounce_is_visible_in_the_conversation(cast, inbox):
     assert event.data["error"].startswith("Bounced: 5.1.1")
 
 
-@needs_parser
 def test_a_delay_report_fails_nothing_but_is_noted(cast, inbox):
     message = sent_reply(cast, inbox)
 
@@ -181,7 +164,6 @@ def test_a_delay_report_fails_nothing_but_is_noted(cast, inbox):
     assert not EmailSuppression.objects.filter(address=CUSTOMER).exists()
 
 
-@needs_parser
 def test_a_report_about_mail_we_never_sent_stays_a_message(cast, inbox):
     raw = ingest_dsn(inbox, dsn("<not-ours@elsewhere.test>"))
 
@@ -192,7 +174,6 @@ def test_a_report_about_mail_we_never_sent_stays_a_message(cast, inbox):
     assert not EmailSuppression.objects.exists()
 
 
-@needs_parser
 def test_the_same_report_twice_counts_one_bounce(cast, inbox):
     message = sent_reply(cast, inbox)
 
@@ -205,7 +186,6 @@ def test_the_same_report_twice_counts_one_bounce(cast, inbox):
 # --- suppression -------------------------------------------------------------------------------
 
 
-@needs_parser
 def test_repeated_hard_bounces_suppress_the_address_until_lifted(
     cast,
     inbox,
@@ -355,7 +335,6 @@ def test_delivery_records_whom_the_reply_was_copied_to(cast, inbox):
     assert event.data == {"message_id": message.pk, "cc": [BOB]}
 
 
-@needs_parser
 def test_a_report_names_only_the_recipients_it_failed(cast, inbox):
     from heedful.inboxes.email.parse import parse_email
 
@@ -367,7 +346,6 @@ def test_a_report_names_only_the_recipients_it_failed(cast, inbox):
     assert (bounce.recipients, bounce.permanent) == ((CUSTOMER,), True)
 
 
-@needs_parser
 def test_a_recipient_the_report_delivered_to_is_not_counted(cast, inbox):
     message = copied_reply(cast, inbox)
 
@@ -378,7 +356,6 @@ def test_a_recipient_the_report_delivered_to_is_not_counted(cast, inbox):
     assert list(EmailSuppression.objects.values_list("address", "hard_bounces")) == [(CUSTOMER, 1)]
 
 
-@needs_parser
 def test_a_report_about_an_address_the_reply_never_went_to_changes_nothing(cast, inbox):
     message = sent_reply(cast, inbox)
 
@@ -392,7 +369,6 @@ def test_a_report_about_an_address_the_reply_never_went_to_changes_nothing(cast,
     assert (kept.direction, bool(kept.auto_submitted)) == (Direction.INBOUND, True)
 
 
-@needs_parser
 def test_a_bounced_copy_is_noted_and_the_reply_stays_sent(cast, inbox, settings):
     settings.HEEDFUL_BOUNCE_SUPPRESS_AFTER = 1
     message = copied_reply(cast, inbox)
@@ -431,7 +407,6 @@ def retried(cast, message: Message) -> Message:
     return message
 
 
-@needs_parser
 def test_the_same_report_read_again_is_applied_once(cast, inbox):
     message = sent_reply(cast, inbox)
     payload = dsn(message.external_id)
@@ -446,7 +421,6 @@ def test_the_same_report_read_again_is_applied_once(cast, inbox):
     assert again.status == RawInbound.Status.PROCESSED  # consumed, not a new conversation
 
 
-@needs_parser
 def test_an_old_report_read_again_does_not_fail_a_reply_sent_again(cast, inbox):
     message = sent_reply(cast, inbox)
     payload = dsn(message.external_id)
@@ -515,7 +489,6 @@ def test_a_reply_pending_after_a_retry_is_not_failed_by_a_report(cast, inbox):
     assert message.delivery_status == DeliveryStatus.PENDING
 
 
-@needs_parser
 def test_a_new_report_after_a_retry_fails_the_reply_again(cast, inbox):
     message = sent_reply(cast, inbox)
     ingest_dsn(inbox, dsn(message.external_id, report_id="<dsn-1@mx.support.test>"))

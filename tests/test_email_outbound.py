@@ -7,7 +7,6 @@ from email.utils import getaddresses, parseaddr
 from typing import Any
 
 import pytest
-from cryptography.fernet import Fernet
 from django.core.files.base import ContentFile
 
 from heedful.conversations.inbound import Sender
@@ -25,29 +24,16 @@ from heedful.inboxes import secrets
 from heedful.inboxes.email import tokens, transport
 from heedful.inboxes.email.outbound import reply_subject
 from heedful.inboxes.models import Inbox
+from tests.email_support import (
+    secrets_key,  # noqa: F401 (an autouse fixture)
+    use_smtp,
+)
 from tests.smtp_server import SmtpServer, smtp_server  # noqa: F401 (a fixture)
 
 pytestmark = [
     pytest.mark.django_db,
     pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS:UserWarning"),
 ]
-
-PASSWORD = "s3cret"
-
-
-@pytest.fixture(autouse=True)
-def secrets_key(settings: Any) -> Any:
-    settings.HEEDFUL_SECRETS_KEY = Fernet.generate_key().decode()
-    secrets.reset_cache()
-    yield
-    secrets.reset_cache()
-
-
-def use_smtp(inbox: Inbox, server: SmtpServer, password: str = PASSWORD, **settings: Any) -> Inbox:
-    inbox.settings = {"outbound": "smtp", "smtp": server.smtp_settings(), **settings}
-    inbox.save(update_fields=["settings"])
-    secrets.set_secrets(inbox, smtp_password=password)
-    return inbox
 
 
 @pytest.fixture

@@ -17,7 +17,6 @@ from io import BytesIO
 from typing import Any
 
 import pytest
-from cryptography.fernet import Fernet
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client, RequestFactory
 
@@ -26,6 +25,7 @@ from heedful.inboxes import secrets
 from heedful.inboxes.email import webhooks
 from heedful.inboxes.email.webhooks import SNS_SUBSCRIBE_URL_KEY
 from heedful.inboxes.models import Inbox, RawInbound
+from tests.email_support import secrets_key  # noqa: F401 (an autouse fixture)
 
 pytestmark = pytest.mark.django_db
 
@@ -33,14 +33,6 @@ SECRET = "s3cret-webhook-value"
 SIGNING_KEY = "key-mailgun-signing-123"
 MIB = 1024 * 1024
 PARSER_PRESENT = importlib.util.find_spec("heedful.inboxes.email.parse") is not None
-
-
-@pytest.fixture(autouse=True)
-def secrets_key(settings: Any) -> Any:
-    settings.HEEDFUL_SECRETS_KEY = Fernet.generate_key().decode()
-    secrets.reset_cache()
-    yield
-    secrets.reset_cache()
 
 
 def configure(inbox: Inbox, provider: str, **secret_values: str) -> Inbox:
