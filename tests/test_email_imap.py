@@ -470,3 +470,12 @@ def test_a_fetch_in_many_small_groups_stores_everything(cast, mailbox, fetch, mo
 
     assert report.ok and report.stored == 3
     assert MailboxState.objects.get(inbox=inbox).last_uid == 3
+
+
+@pytest.mark.parametrize(
+    ("stored", "verified"),
+    [(None, True), (True, True), (False, False), ("false", False), ("off", False), ("yes", True)],
+)
+def test_tls_verification_is_on_unless_the_settings_turn_it_off(cast, stored, verified):
+    cast.email.settings = {"imap": {} if stored is None else {"verify_tls": stored}}
+    assert imap.verify_tls(cast.email) is verified

@@ -105,4 +105,8 @@ def _pick(cls: type, values: object) -> Any:
                 kept[name] = int(kept[name])
             except (TypeError, ValueError):
                 kept.pop(name)
+    for name in ("idle", "verify_tls"):
+        # JSON typed in the admin may say "false": a non-empty string is not true.
+        if isinstance(kept.get(name), str):
+            kept[name] = kept[name].strip().lower() not in {"0", "false", "no", "off", ""}
     return cls(**kept)

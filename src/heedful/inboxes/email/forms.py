@@ -231,7 +231,7 @@ class EmailInboxForm(forms.ModelForm):
             "imap_folder": imap.folder,
             "imap_after": imap.after,
             "imap_move_to": imap.move_to,
-            "imap_verify_tls": self._stored_verify_tls(),
+            "imap_verify_tls": imap.verify_tls,
             "imap_idle": imap.idle,
             "imap_poll_seconds": imap.poll_seconds,
             "outbound": config.outbound,
@@ -247,12 +247,6 @@ class EmailInboxForm(forms.ModelForm):
         }
         for name, value in values.items():
             self.initial.setdefault(name, value)
-
-    def _stored_verify_tls(self) -> bool:
-        # Not (yet) an ImapSettings field; imap.verify_tls reads it from the raw JSON.
-        raw = self.instance.settings if isinstance(self.instance.settings, dict) else {}
-        imap = raw.get("imap")
-        return bool(imap.get("verify_tls", True)) if isinstance(imap, dict) else True
 
     # --- validating ---------------------------------------------------------------
 

@@ -80,11 +80,7 @@ class FetchReport:
 
 def verify_tls(inbox: Inbox) -> bool:
     """`imap.verify_tls` (default true); false accepts a self-signed test server."""
-    imap = inbox.settings.get("imap") if isinstance(inbox.settings, dict) else None
-    value = imap.get("verify_tls", True) if isinstance(imap, dict) else True
-    if isinstance(value, str):
-        return value.strip().lower() not in {"0", "false", "no", "off"}
-    return bool(value)
+    return bool(EmailSettings.of(inbox).imap.verify_tls)
 
 
 def _tls_context(inbox: Inbox) -> ssl.SSLContext:
