@@ -264,12 +264,15 @@ def test_search_ignores_accents_on_every_database(cast, no_lag):
 
 
 def rollups() -> dict[date, dict[str, float]]:
+    """Each day's sums over all its rows (a day has one row per inbox, team and agent)."""
     fields = ["created", "solved", "replies", "reopened", "first_responses"]
     sums = ["first_response_seconds_sum", "resolution_seconds_sum"]
-    return {
-        r.day: {f: getattr(r, f) for f in fields + sums}
-        for r in DailyRollup.objects.order_by("day")
-    }
+    days: dict[date, dict[str, float]] = {}
+    for r in DailyRollup.objects.order_by("day", "inbox_id", "team_id", "agent_id"):
+        day = days.setdefault(r.day, dict.fromkeys(fields, 0) | dict.fromkeys(sums, 0.0))
+        for f in fields + sums:
+            day[f] += getattr(r, f)
+    return days
 
 
 def test_facts_and_rollups_follow_a_conversations_life(cast, clock, no_lag):

@@ -87,6 +87,8 @@ INSTALLED_APPS = [
     "heedful.inboxes",
     "heedful.conversations",
     "heedful.automation",
+    "heedful.service_levels",
+    "heedful.surveys",
     "heedful.insights",
     "heedful.search",
     "heedful.portal",
@@ -315,6 +317,8 @@ HEEDFUL_PHONE_REGION = env.str("HEEDFUL_PHONE_REGION", default="US")
 # --- product settings --------------------------------------------------------
 
 HEEDFUL_CONTACT_RATE = env.str("HEEDFUL_CONTACT_RATE", default="10/h")
+# Posts to the public survey page, per client address (surveys.views).
+HEEDFUL_SURVEY_RATE = env.str("HEEDFUL_SURVEY_RATE", default="30/m")
 # Sign-in throttling: a window, never a lockout. Per client address and email, and per
 # client address alone (several agents may share one office address).
 HEEDFUL_LOGIN_RATE = env.str("HEEDFUL_LOGIN_RATE", default="5/m")
@@ -326,7 +330,11 @@ HEEDFUL_OUTBOX_LAG_SECONDS = env.float(
 )
 HEEDFUL_DELIVERY_LEASE_SECONDS = env.int("HEEDFUL_DELIVERY_LEASE_SECONDS", default=120)
 HEEDFUL_DELIVERY_MAX_ATTEMPTS = env.int("HEEDFUL_DELIVERY_MAX_ATTEMPTS", default=5)
-# Seconds an agent has to take back a reply before it is handed to its channel.
+# First contact resolution: a reopen this many days after the first solve, or a new
+# conversation from the same customer this many hours after it, is not a first-contact
+# resolution (insights.facts). Change them, then run `heedful rebuild-metrics`.
+HEEDFUL_FCR_REOPEN_DAYS = env.int("HEEDFUL_FCR_REOPEN_DAYS", default=7)
+HEEDFUL_FCR_NEW_CONVERSATION_HOURS = env.int("HEEDFUL_FCR_NEW_CONVERSATION_HOURS", default=72)
 # Inbox credentials are encrypted with this key, not SECRET_KEY (inboxes.secrets).
 HEEDFUL_SECRETS_KEY = env.str("HEEDFUL_SECRETS_KEY", default="")
 HEEDFUL_SECRETS_KEY_FILE = env.str(
@@ -336,6 +344,7 @@ HEEDFUL_SECRETS_KEY_FILE = env.str(
 # which one sender gets at most one automatic acknowledgment.
 HEEDFUL_BOUNCE_SUPPRESS_AFTER = env.int("HEEDFUL_BOUNCE_SUPPRESS_AFTER", default=3)
 HEEDFUL_AUTOREPLY_WINDOW_HOURS = env.float("HEEDFUL_AUTOREPLY_WINDOW_HOURS", default=24.0)
+# Seconds an agent has to take back a reply before it is handed to its channel.
 HEEDFUL_UNDO_SECONDS = env.int("HEEDFUL_UNDO_SECONDS", default=0 if TESTING else 5)
 RATELIMIT_VIEW = "heedful.portal.views.rate_limited"
 # Behind a proxy the client address is in a header the proxy sets (X-Real-IP).

@@ -122,6 +122,7 @@ class Notification(models.Model):
     class Kind(models.TextChoices):
         MENTION = "mention", "Mentioned in a note"
         ASSIGNED = "assigned", "Conversation assigned"
+        LOW_SCORE = "low_score", "Low survey score"
 
     user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="notifications")
     kind = models.CharField(max_length=16, choices=Kind.choices)

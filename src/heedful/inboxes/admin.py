@@ -37,7 +37,7 @@ class InboxForm(forms.ModelForm):
 
     class Meta:
         model = Inbox
-        fields = ["kind", "name", "address", "team", "settings", "is_active"]
+        fields = ["kind", "name", "address", "team", "business_hours", "settings", "is_active"]
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -47,7 +47,20 @@ class InboxForm(forms.ModelForm):
 
 
 EMAIL_FIELDSETS = [
-    (None, {"fields": ["name", "address", "aliases", "reply_to", "team", "is_active"]}),
+    (
+        None,
+        {
+            "fields": [
+                "name",
+                "address",
+                "aliases",
+                "reply_to",
+                "team",
+                "business_hours",
+                "is_active",
+            ]
+        },
+    ),
     (
         "Receiving from a mailbox (IMAP)",
         {

@@ -33,6 +33,14 @@ class Inbox(models.Model):
         help_text="New conversations land with this team.",
     )
     settings = models.JSONField(default=dict, blank=True, help_text="Per-kind settings.")
+    business_hours = models.ForeignKey(
+        "service_levels.BusinessHours",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="inboxes",
+        help_text="Response and resolution times in business hours use this schedule.",
+    )
     # Passwords and tokens (mailbox, SMTP, webhook), encrypted with HEEDFUL_SECRETS_KEY
     # (inboxes.secrets), never with SECRET_KEY. Read and write through secrets.py.
     secrets_encrypted = models.TextField(blank=True, editable=False)

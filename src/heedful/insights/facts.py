@@ -1,29 +1,39 @@
-"""The fact row per conversation and the daily rollups, from stored facts only.
+"""The fact row per conversation, from stored conversations and events only.
 
-`fact_values` is the single definition; the outbox consumer and the demo
-generator both call it, so demo data carries exactly the facts services would.
+`fact_values` is the single definition; the outbox consumer, `rebuild_metrics`
+and the demo generator all call it, so demo data carries exactly the facts the
+services would. The daily rollups drawn from the facts live in insights.rollups.
+
+Facts depend only on what is stored, never on the current time, so a fact
+refreshed by the consumer and one recomputed by a rebuild are always equal.
 """
 
+import logging
 import zoneinfo
+from collections import defaultdict
 from collections.abc import Iterable
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db import transaction
-from django.db.models import Count, F, Q, Sum
-from django.db.models.functions import TruncDate
+from django.db.models import Count, Q
 
 from heedful.conversations.models import (
     Conversation,
     ConversationEvent,
+    ConversationTag,
     DeliveryStatus,
     Direction,
     EventType,
     Status,
 )
 from heedful.core.outbox import consumer
-from heedful.insights.models import ConversationFact, DailyRollup
+from heedful.inboxes.registry import get_adapter
+from heedful.insights.models import ConversationFact
+from heedful.service_levels.hours import ScheduleError, business_seconds
+from heedful.service_levels.models import BusinessHours
+
+log = logging.getLogger(__name__)
 
 FACT_FIELDS = [
     "inbox_id",
@@ -38,13 +48,89 @@ FACT_FIELDS = [
     "customer_message_count",
     "reopen_count",
     "solved_by_id",
+    "customer_id",
+    "team_id",
+    "tag_ids",
+    "first_response_business_seconds",
+    "resolution_business_seconds",
+    "first_contact_resolved",
 ]
+
+SOLVED = (Status.SOLVED, Status.CLOSED)
+
+
+def fcr_reopen_window() -> timedelta:
+    return timedelta(days=settings.HEEDFUL_FCR_REOPEN_DAYS)
+
+
+def fcr_new_conversation_window() -> timedelta:
+    return timedelta(hours=settings.HEEDFUL_FCR_NEW_CONVERSATION_HOURS)
 
 
 def _seconds(start: datetime | None, end: datetime | None) -> float | None:
+    # Whole seconds: the rollups add and take back these sums in any order, and
+    # whole numbers keep a float sum exact, so incremental and rebuilt sums agree.
     if start is None or end is None:
         return None
-    return max(0.0, (end - start).total_seconds())
+    return float(round(max(0.0, (end - start).total_seconds())))
+
+
+def _business(
+    start: datetime | None, end: datetime | None, hours: BusinessHours | None
+) -> float | None:
+    if start is None or end is None or hours is None:
+        return None
+    try:
+        found = business_seconds(start, end, hours)
+    except ScheduleError as error:
+        # The admin refuses such settings; one saved around it must not stop the metrics.
+        log.warning("business hours %s unusable (%s); business times left empty", hours, error)
+        return None
+    return None if found is None else float(round(found))
+
+
+def is_synchronous(channel: str) -> bool:
+    """Live chat and phone: a conversation is one session. Unknown kinds count as asynchronous."""
+    try:
+        return bool(get_adapter(channel).synchronous)
+    except LookupError:
+        return False
+
+
+def first_contact_resolved(
+    *,
+    channel: str,
+    solved_at: datetime | None,
+    public_reply_count: int,
+    reopen_count: int,
+    first_solved_at: datetime | None = None,
+    first_reopened_at: datetime | None = None,
+    next_conversation_at: datetime | None = None,
+) -> bool | None:
+    """Issue 5's definition: solved, no reopen within HEEDFUL_FCR_REOPEN_DAYS of the
+    first solve, no new conversation from the same customer within
+    HEEDFUL_FCR_NEW_CONVERSATION_HOURS of it; and on an asynchronous channel exactly
+    one public agent reply, on a synchronous one (live chat, phone) one session: never
+    reopened at all. None while unsolved.
+
+    Decided from what has happened so far: a conversation solved an hour ago counts
+    as resolved until a reopen or a new conversation inside the windows turns it.
+    """
+    if solved_at is None:
+        return None
+    first_solve = first_solved_at or solved_at
+    if reopen_count > 0:
+        if is_synchronous(channel):
+            return False
+        # A reopen we cannot date (counters carried over by a merge) counts as early.
+        if first_reopened_at is None or first_reopened_at - first_solve <= fcr_reopen_window():
+            return False
+    if next_conversation_at is not None and (
+        next_conversation_at - first_solve <= fcr_new_conversation_window()
+    ):
+        return False
+    # Asynchronous channels: resolved by the one reply it took.
+    return is_synchronous(channel) or public_reply_count == 1
 
 
 def fact_values(
@@ -60,8 +146,22 @@ def fact_values(
     customer_message_count: int,
     reopen_count: int,
     solved_by_id: int | None,
+    customer_id: int | None = None,
+    team_id: int | None = None,
+    tag_ids: Iterable[int] = (),
+    business_hours: BusinessHours | None = None,
+    first_solved_at: datetime | None = None,
+    first_reopened_at: datetime | None = None,
+    next_conversation_at: datetime | None = None,
 ) -> dict[str, Any]:
-    solved = solved_at if status in (Status.SOLVED, Status.CLOSED) else None
+    """One conversation's fact row (the keys of FACT_FIELDS plus conversation_id).
+
+    first_response_at is the first public, non-automatic agent reply (as
+    Conversation.first_response_at keeps it); first response time runs from
+    created_at, the first customer message. See `first_contact_resolved` for the
+    FCR inputs; business times are None without business hours.
+    """
+    solved = solved_at if status in SOLVED else None
     return {
         "conversation_id": conversation_id,
         "inbox_id": inbox_id,
@@ -76,15 +176,29 @@ def fact_values(
         "customer_message_count": customer_message_count,
         "reopen_count": reopen_count,
         "solved_by_id": solved_by_id if solved else None,
+        "customer_id": customer_id,
+        "team_id": team_id,
+        "tag_ids": sorted(set(tag_ids)),
+        "first_response_business_seconds": _business(created_at, first_response_at, business_hours),
+        "resolution_business_seconds": _business(created_at, solved, business_hours),
+        "first_contact_resolved": first_contact_resolved(
+            channel=channel,
+            solved_at=solved,
+            public_reply_count=public_reply_count,
+            reopen_count=reopen_count,
+            first_solved_at=first_solved_at,
+            first_reopened_at=first_reopened_at,
+            next_conversation_at=next_conversation_at,
+        ),
     }
 
 
-def refresh_facts(conversation_ids: Iterable[int]) -> list[ConversationFact]:
-    ids = sorted(set(conversation_ids))
-    if not ids:
-        return []
-    rows = (
-        Conversation.objects.filter(pk__in=ids, merged_into__isnull=True)
+# --- reading the inputs ----------------------------------------------------------------
+
+
+def _rows(ids: list[int]) -> list[dict[str, Any]]:
+    return list(
+        Conversation.objects.filter(pk__in=ids, merged_into__isnull=True, is_spam=False)
         .annotate(
             replies=Count(
                 "messages",
@@ -102,6 +216,7 @@ def refresh_facts(conversation_ids: Iterable[int]) -> list[ConversationFact]:
             "pk",
             "inbox_id",
             "inbox__kind",
+            "inbox__business_hours_id",
             "status",
             "created_at",
             "first_response_at",
@@ -110,34 +225,220 @@ def refresh_facts(conversation_ids: Iterable[int]) -> list[ConversationFact]:
             "inbound",
             "reopen_count",
             "assignee_id",
+            "customer_id",
+            "team_id",
         )
+        .order_by()
     )
-    facts = [
-        ConversationFact(
-            **fact_values(
-                conversation_id=r["pk"],
-                inbox_id=r["inbox_id"],
-                channel=r["inbox__kind"],
-                status=r["status"],
-                created_at=r["created_at"],
-                first_response_at=r["first_response_at"],
-                solved_at=r["solved_at"],
-                public_reply_count=r["replies"],
-                customer_message_count=r["inbound"],
-                reopen_count=r["reopen_count"],
-                solved_by_id=r["assignee_id"],
-            )
+
+
+def _tags(ids: list[int]) -> dict[int, list[int]]:
+    found: dict[int, list[int]] = defaultdict(list)
+    for conversation_id, tag_id in ConversationTag.objects.filter(
+        conversation_id__in=ids
+    ).values_list("conversation_id", "tag_id"):
+        found[conversation_id].append(tag_id)
+    return found
+
+
+def _solve_history(ids: list[int]) -> dict[int, tuple[datetime | None, datetime | None]]:
+    """(first solve, first reopen after it) of reopened conversations, from their events.
+
+    Conversation.solved_at only keeps the latest solve: a reopen clears it.
+    """
+    if not ids:
+        return {}
+    events = ConversationEvent.objects.filter(
+        conversation_id__in=ids, type__in=(EventType.STATUS_CHANGED, EventType.REOPENED)
+    ).values_list("conversation_id", "type", "data", "created_at")
+    solves: dict[int, list[datetime]] = defaultdict(list)
+    reopens: dict[int, list[datetime]] = defaultdict(list)
+    for conversation_id, kind, data, at in events.order_by():
+        if kind == EventType.REOPENED:
+            reopens[conversation_id].append(at)
+        elif isinstance(data, dict) and data.get("to") in SOLVED:
+            solves[conversation_id].append(at)
+    history = {}
+    for conversation_id in ids:
+        first_solve = min(solves[conversation_id], default=None)
+        later = [at for at in reopens[conversation_id] if first_solve and at >= first_solve]
+        history[conversation_id] = (first_solve, min(later, default=None))
+    return history
+
+
+def _next_conversations(wanted: list[tuple[int, int, datetime]]) -> dict[int, datetime]:
+    """For (conversation, customer, first solve): the customer's first other conversation
+    created from the first solve to the end of the FCR window, if any.
+
+    Merged-away conversations count (the customer did come back); spam does not.
+    """
+    if not wanted:
+        return {}
+    window = fcr_new_conversation_window()
+    customers = {customer for _, customer, _ in wanted}
+    low = min(at for _, _, at in wanted)
+    high = max(at for _, _, at in wanted) + window
+    created: dict[int, list[tuple[datetime, int]]] = defaultdict(list)
+    for pk, customer, at in Conversation.objects.filter(
+        customer_id__in=customers, created_at__gte=low, created_at__lte=high, is_spam=False
+    ).values_list("pk", "customer_id", "created_at"):
+        created[customer].append((at, pk))
+    found = {}
+    for conversation_id, customer, first_solve in wanted:
+        later = [
+            at
+            for at, pk in created[customer]
+            if pk != conversation_id and first_solve <= at <= first_solve + window
+        ]
+        if later:
+            found[conversation_id] = min(later)
+    return found
+
+
+class _HoursCache:
+    def __init__(self) -> None:
+        self.known: dict[int, BusinessHours | None] = {}
+
+    def get(self, pk: int | None) -> BusinessHours | None:
+        if pk is None:
+            return None
+        if pk not in self.known:
+            self.known[pk] = BusinessHours.objects.filter(pk=pk).first()
+        return self.known[pk]
+
+
+def compute_facts(
+    conversation_ids: Iterable[int], hours: _HoursCache | None = None
+) -> list[ConversationFact]:
+    """The current facts of these conversations (none for merged-away or spam ones)."""
+    return [ConversationFact(**values) for values in compute_fact_values(conversation_ids, hours)]
+
+
+def compute_fact_values(
+    conversation_ids: Iterable[int], hours: _HoursCache | None = None
+) -> list[dict[str, Any]]:
+    """`fact_values` of these conversations, read from the database in a few queries."""
+    ids = sorted(set(conversation_ids))
+    if not ids:
+        return []
+    hours = hours or _HoursCache()
+    rows = _rows(ids)
+    tags = _tags(ids)
+    history = _solve_history([r["pk"] for r in rows if r["reopen_count"] > 0])
+    first_solves: dict[int, datetime] = {}
+    for r in rows:
+        if r["status"] in SOLVED and r["solved_at"] is not None:
+            first_solves[r["pk"]] = history.get(r["pk"], (None, None))[0] or r["solved_at"]
+    following = _next_conversations(
+        [
+            (r["pk"], r["customer_id"], first_solves[r["pk"]])
+            for r in rows
+            if r["pk"] in first_solves
+        ]
+    )
+    return [
+        fact_values(
+            conversation_id=r["pk"],
+            inbox_id=r["inbox_id"],
+            channel=r["inbox__kind"],
+            status=r["status"],
+            created_at=r["created_at"],
+            first_response_at=r["first_response_at"],
+            solved_at=r["solved_at"],
+            public_reply_count=r["replies"],
+            customer_message_count=r["inbound"],
+            reopen_count=r["reopen_count"],
+            solved_by_id=r["assignee_id"],
+            customer_id=r["customer_id"],
+            team_id=r["team_id"],
+            tag_ids=tags.get(r["pk"], ()),
+            business_hours=hours.get(r["inbox__business_hours_id"]),
+            first_solved_at=first_solves.get(r["pk"]),
+            first_reopened_at=history.get(r["pk"], (None, None))[1],
+            next_conversation_at=following.get(r["pk"]),
         )
         for r in rows
     ]
-    # Merged-away conversations no longer stand on their own.
-    ConversationFact.objects.filter(
-        conversation_id__in=ids, conversation__merged_into__isnull=False
-    ).delete()
-    ConversationFact.objects.bulk_create(
-        facts, update_conflicts=True, unique_fields=["conversation"], update_fields=FACT_FIELDS
-    )
-    return facts
+
+
+def refresh_facts(
+    conversation_ids: Iterable[int], hours: _HoursCache | None = None
+) -> list[ConversationFact]:
+    """Recompute and store the facts of these conversations; returns the new facts.
+
+    Merged-away and spam conversations lose their fact: they are no contact of
+    their own (a merged one lives on in its target).
+    """
+    fresh = store_facts(conversation_ids, hours)
+    return [ConversationFact(**values) for values in fresh]
+
+
+def store_facts(
+    conversation_ids: Iterable[int], hours: _HoursCache | None = None
+) -> list[dict[str, Any]]:
+    """refresh_facts without building model objects: returns the fact values.
+
+    Only facts that changed are written, so a rebuild over unchanged data mostly reads.
+    """
+    ids = sorted(set(conversation_ids))
+    if not ids:
+        return []
+    fresh = compute_fact_values(ids, hours)
+    stored = {
+        row["conversation_id"]: row
+        for row in ConversationFact.objects.filter(conversation_id__in=ids).values(
+            "conversation_id", *FACT_FIELDS
+        )
+    }
+    kept = {values["conversation_id"] for values in fresh}
+    gone = [pk for pk in stored if pk not in kept]
+    if gone:
+        ConversationFact.objects.filter(conversation_id__in=gone).delete()
+    changed = [
+        ConversationFact(**values)
+        for values in fresh
+        if stored.get(values["conversation_id"]) != values
+    ]
+    if changed:
+        ConversationFact.objects.bulk_create(
+            changed,
+            update_conflicts=True,
+            unique_fields=["conversation"],
+            update_fields=FACT_FIELDS,
+            batch_size=500,
+        )
+    return fresh
+
+
+def fcr_neighbours(facts: Iterable[ConversationFact]) -> set[int]:
+    """Conversations whose FCR may turn because these conversations (appeared, moved
+    customer, changed their start): the same customer's conversations first solved
+    in the FCR window before one of them was created.
+
+    A conversation's latest solve is never before its first one, so "solved at or
+    after created - window" is a safe (index-friendly) superset of "first solved".
+    """
+    starts: dict[int, list[datetime]] = defaultdict(list)
+    for fact in facts:
+        if fact.customer_id is not None:
+            starts[fact.customer_id].append(fact.created_at)
+    if not starts:
+        return set()
+    window = fcr_new_conversation_window()
+    low = min(min(times) for times in starts.values()) - window
+    found = set()
+    candidates = ConversationFact.objects.filter(
+        customer_id__in=list(starts), solved_at__gte=low
+    ).values_list("conversation_id", "customer_id", "created_at", "solved_at")
+    for pk, customer, created, solved in candidates:
+        if customer is None or solved is None:
+            continue
+        if any(created <= t and solved >= t - window for t in starts[customer]):
+            found.add(pk)
+    return found
+
+
+# --- days -----------------------------------------------------------------------------
 
 
 def workspace_zone() -> zoneinfo.ZoneInfo:
@@ -145,130 +446,40 @@ def workspace_zone() -> zoneinfo.ZoneInfo:
 
 
 def local_day(moment: datetime) -> date:
+    """The day, in the workspace's time zone, that a moment counts on."""
     return moment.astimezone(workspace_zone()).date()
 
 
 def rebuild_rollups(days: Iterable[date] | None = None) -> int:
-    """Recompute DailyRollup rows for `days` (all days when None) from the facts."""
-    zone = workspace_zone()
-    day_list = sorted(set(days)) if days is not None else None
-    created = _per_day("created_at", zone, day_list).annotate(
-        created=Count("pk"),
-        first_responses=Count("first_response_seconds"),
-        first_response_seconds_sum=Sum("first_response_seconds"),
-        reopened=Count("pk", filter=Q(reopen_count__gt=0)),
-        replies=Sum("public_reply_count"),
-    )
-    solved = _per_day("solved_at", zone, day_list).annotate(
-        solved=Count("pk"), resolution_seconds_sum=Sum("resolution_seconds")
-    )
-    table: dict[tuple[date, int], dict[str, Any]] = {}
-    for row in created:
-        table.setdefault((row["day"], row["inbox_id"]), {}).update(
-            created=row["created"],
-            first_responses=row["first_responses"],
-            first_response_seconds_sum=row["first_response_seconds_sum"] or 0.0,
-            reopened=row["reopened"],
-            replies=row["replies"] or 0,
-        )
-    for row in solved:
-        table.setdefault((row["day"], row["inbox_id"]), {}).update(
-            solved=row["solved"], resolution_seconds_sum=row["resolution_seconds_sum"] or 0.0
-        )
-    with transaction.atomic():
-        stale = DailyRollup.objects.all()
-        if day_list is not None:
-            stale = stale.filter(day__in=day_list)
-        stale.delete()
-        DailyRollup.objects.bulk_create(
-            [
-                DailyRollup(day=day, inbox_id=inbox_id, **values)
-                for (day, inbox_id), values in table.items()
-            ],
-            batch_size=2000,
-        )
-    return len(table)
+    """Recompute the daily and tag rollups of `days` (all when None) from stored facts
+    and survey invitations. Kept here for callers of the first version; see
+    insights.rollups.rebuild_rollups."""
+    from heedful.insights import rollups
 
-
-def _per_day(field: str, zone: zoneinfo.ZoneInfo, days: list[date] | None) -> Any:
-    qs = ConversationFact.objects.filter(**{f"{field}__isnull": False})
-    if days:
-        # A range on the indexed column first, so a consumer batch touching a few
-        # days reads those days' facts, not every fact (the local day is computed
-        # per row and no index can answer it). A day of slack each side covers any
-        # time-zone offset; the exact day filter below decides.
-        start = datetime.combine(days[0] - timedelta(days=1), time.min, tzinfo=zone)
-        end = datetime.combine(days[-1] + timedelta(days=2), time.min, tzinfo=zone)
-        qs = qs.filter(**{f"{field}__gte": start, f"{field}__lt": end})
-    qs = qs.annotate(day=TruncDate(field, tzinfo=zone))
-    if days is not None:
-        qs = qs.filter(day__in=days)
-    return qs.values("day", "inbox_id").order_by()
-
-
-ROLLUP_SUMS = (
-    "created",
-    "solved",
-    "replies",
-    "reopened",
-    "first_responses",
-    "first_response_seconds_sum",
-    "resolution_seconds_sum",
-)
-
-
-def _contributions(fact: ConversationFact) -> dict[tuple[date, int], dict[str, float]]:
-    """What one fact adds to the daily rollups: the same sums rebuild_rollups makes."""
-    found: dict[tuple[date, int], dict[str, float]] = {}
-    created = found.setdefault((local_day(fact.created_at), fact.inbox_id), {})
-    created["created"] = 1
-    created["first_responses"] = int(fact.first_response_seconds is not None)
-    created["first_response_seconds_sum"] = fact.first_response_seconds or 0.0
-    created["reopened"] = int(fact.reopen_count > 0)
-    created["replies"] = fact.public_reply_count
-    if fact.solved_at is not None:
-        solved = found.setdefault((local_day(fact.solved_at), fact.inbox_id), {})
-        solved["solved"] = 1
-        solved["resolution_seconds_sum"] = fact.resolution_seconds or 0.0
-    return found
-
-
-def apply_rollup_changes(
-    before: Iterable[ConversationFact], after: Iterable[ConversationFact]
-) -> int:
-    """Move the daily rollups by the difference between old and new facts.
-
-    Rebuilding every touched day instead would read every fact of those days: a
-    batch of replies to conversations opened across three months reads them all.
-    Returns how many (day, inbox) rows changed.
-    """
-    delta: dict[tuple[date, int], dict[str, float]] = {}
-    for sign, facts in ((-1, before), (1, after)):
-        for fact in facts:
-            for key, values in _contributions(fact).items():
-                row = delta.setdefault(key, {})
-                for name, value in values.items():
-                    row[name] = row.get(name, 0) + sign * value
-    changed = {key: row for key, row in delta.items() if any(row.values())}
-    for (day, inbox_id), row in sorted(changed.items()):
-        rollup, _ = DailyRollup.objects.get_or_create(day=day, inbox_id=inbox_id)
-        DailyRollup.objects.filter(pk=rollup.pk).update(
-            **{name: F(name) + value for name, value in row.items() if value}
-        )
-    if changed:
-        # A day left with nothing on it has no row, as a rebuild would leave it.
-        empty = Q(**{name: 0 for name in ROLLUP_SUMS})
-        days = {day for day, _ in changed}
-        DailyRollup.objects.filter(empty, day__in=days).delete()
-    return len(changed)
+    return rollups.rebuild_rollups(days)
 
 
 @consumer("insights.facts")
 def handle_events(events: list[ConversationEvent]) -> None:
+    """Refresh the facts of every conversation an event touched, and of the same
+    customer's recently solved conversations whose FCR those can turn, then move
+    the rollups by the difference."""
+    from heedful.insights import rollups
+
     ids = {e.conversation_id for e in events}
     for e in events:
         if e.type == EventType.MERGED_INTO and "target_id" in e.data:
             ids.add(int(e.data["target_id"]))
-    before = list(ConversationFact.objects.filter(conversation_id__in=ids))
-    facts = refresh_facts(ids)
-    apply_rollup_changes(before, facts)
+    before = {
+        f.conversation_id: f for f in ConversationFact.objects.filter(conversation_id__in=ids)
+    }
+    hours = _HoursCache()
+    after = refresh_facts(ids, hours)
+    neighbours = fcr_neighbours([*before.values(), *after]) - ids
+    if neighbours:
+        before |= {
+            f.conversation_id: f
+            for f in ConversationFact.objects.filter(conversation_id__in=neighbours)
+        }
+        after += refresh_facts(neighbours, hours)
+    rollups.apply_fact_changes(before.values(), after)
