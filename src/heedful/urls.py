@@ -17,5 +17,6 @@ urlpatterns = [
     path("app/", include("heedful.workspace.urls")),
     # Mail providers post inbound email here (django-anymail), one URL per inbox.
     path("hooks/email/", include("heedful.inboxes.email.urls")),
+    path("s/", include("heedful.surveys.urls")),
     path("", include("heedful.portal.urls")),
 ]
