@@ -1,4 +1,13 @@
-from heedful.workspace.views import attachments, auth, conversation, customers, lists, notifications
+from heedful.workspace.views import (
+    attachments,
+    auth,
+    conversation,
+    customers,
+    insight_feed,
+    insights,
+    lists,
+    notifications,
+)
 
 app_name = "workspace"
 urlpatterns = [
@@ -8,4 +17,6 @@ urlpatterns = [
     *customers.urlpatterns,
     *notifications.urlpatterns,
     *attachments.urlpatterns,
+    *insights.urlpatterns,
+    *insight_feed.urlpatterns,
 ]
