@@ -51,6 +51,8 @@ bench: $(DEV_STAMP)
 	$(BIN)/python bench/run.py
 	$(BIN)/python bench/workspace.py
 	$(BIN)/python bench/email_bench.py
+	$(BIN)/python bench/insights_bench.py
+	$(BIN)/python bench/change_detection.py
 
 # The full email crash test: 1,000 messages from a real IMAP server while the fetcher
 # is killed 20 times (the test suite runs a short version). Add DATABASE_URL for PostgreSQL.

@@ -47,6 +47,8 @@ def demo(seed: int = 7, **options: object) -> DemoSummary:
     options.setdefault("customers", 40)
     options.setdefault("conversations", 150)
     options.setdefault("days", 30)
+    # The change detector's runs are tested in test_demo_surveys.
+    options.setdefault("insights", False)
     return load_demo(seed=seed, until=UNTIL, **options)  # type: ignore[arg-type]
 
 

@@ -121,7 +121,7 @@ def test_demo_data_is_loaded_on_the_first_run_only(data_dir, demo_calls, no_admi
     assert run.load_demo_once(io.StringIO()) is False
 
     assert demo_calls == [("demo", run.DEMO_OPTIONS)]
-    assert run.DEMO_OPTIONS == {"customers": 150, "conversations": 400, "days": 90, "seed": 1}
+    assert run.DEMO_OPTIONS == {"customers": 2000, "conversations": 9000, "days": 90, "seed": 1}
     assert (data_dir / run.DEMO_MARKER).exists()
 
 

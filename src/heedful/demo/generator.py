@@ -14,6 +14,7 @@ from bisect import bisect
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
+from datetime import time as dtime
 from itertools import accumulate
 from queue import Empty
 from typing import Any
@@ -22,11 +23,15 @@ from django.db import connection, transaction
 
 from heedful.core.models import Counter
 from heedful.core.outbox import mark_all_caught_up
+from heedful.demo import texts
 from heedful.demo.load import Loader, loader_for, table_name
 from heedful.demo.people import make_people
-from heedful.demo.story import Batch, Clock, Ids, Setting, make_setting, tell
+from heedful.demo.story import FACT_WAIT, Batch, Clock, Ids, Setting, make_setting, tell
+from heedful.demo.surveys import make_ledger
+from heedful.demo.waves import write_waves
 from heedful.demo.workspace import prepare_workspace
-from heedful.insights.facts import local_day, rebuild_rollups
+from heedful.insights.facts import local_day, rebuild_rollups, workspace_zone
+from heedful.insights.models import Annotation
 
 CHUNK = 5000  # conversations per chunk; part of the seed's meaning, keep it fixed
 PEOPLE_CHUNK = 20000
@@ -42,6 +47,9 @@ CONVERSATION_TABLES = (
     "participants",
     "conversation_tags",
     "facts",
+    "invitations",
+    "responses",
+    "opt_outs",
 )
 PEOPLE_TABLES = ("organizations", "customers", "identities")
 
@@ -51,6 +59,13 @@ HOURLY = (
     1.2, 1.2, 1.3, 1.3, 1.2, 1.0, 0.8, 0.6, 0.5, 0.4, 0.3, 0.2,
 )  # fmt: skip
 WEEKDAYS = (1.15, 1.1, 1.05, 1.0, 0.95, 0.5, 0.45)
+# The scenario: a self-service portal launches PORTAL_DAYS before the anchor (half
+# the history in a demo shorter than PORTAL_MIN_HISTORY days) and from then on
+# brings this many times the conversations, most about finding one's way in it
+# (story.PORTAL_SHARE), with lower satisfaction (surveys.PORTAL_CSAT_WEIGHTS).
+PORTAL_DAYS = 30
+PORTAL_MIN_HISTORY = 60
+PORTAL_UPLIFT = 1.12
 
 Progress = Callable[[str], None]
 
@@ -66,6 +81,11 @@ class DemoSummary:
     replies: int = 0
     notes: int = 0
     events: int = 0
+    invitations: int = 0
+    responses: int = 0
+    opt_outs: int = 0
+    portal_launch: date | None = None
+    insights: int = 0
     first_customer_id: int | None = None
     first_number: int | None = None
     last_number: int | None = None
@@ -90,8 +110,13 @@ def load_demo(
     until: datetime | None = None,
     bulk: bool | None = None,
     progress: Progress | None = None,
+    insights: bool = True,
 ) -> DemoSummary:
-    """Write the demo; `bulk` forces (or forbids) dropping indexes during the load."""
+    """Write the demo; `bulk` forces (or forbids) dropping indexes during the load.
+
+    With `insights`, the change detector then runs for every day since the portal
+    launch, as its daily job would have, so the Insights feed tells the scenario.
+    """
     if customers < 1 and conversations > 0:
         raise ValueError("conversations need at least one customer")
     if days < 1:
@@ -142,15 +167,30 @@ def load_demo(
         )
 
         first_message = loader.next_id("messages")
+        launch = portal_launch(window)
         if conversations:
-            setting = make_setting(workspace, people, anchor, clock)
+            ledger = make_ledger(seed, customers)
+            setting = make_setting(workspace, people, anchor, clock, ledger, launch)
             _write_conversations(loader, setting, conversations, window, seed, summary, say)
             phase.done(
                 "conversations",
-                f"{summary.conversations:,} conversations, {summary.messages:,} messages",
+                f"{summary.conversations:,} conversations, {summary.messages:,} messages, "
+                f"{summary.invitations:,} surveys sent or scheduled, "
+                f"{summary.responses:,} answered",
+            )
+            waves = write_waves(
+                loader=loader, people=people, seed=seed, window=window, clock=clock, ledger=ledger
+            )
+            summary.invitations += waves.invitations
+            summary.responses += waves.responses
+            phase.done(
+                "nps_waves",
+                f"{waves.waves} NPS waves: {waves.invitations:,} surveys, "
+                f"{waves.responses:,} answered",
             )
             _customers_since_first_contact(loader, first_customer, first_customer + customers)
             phase.done("first_contact", "customer first-contact times")
+            summary.portal_launch = _annotate_launch(launch)
         if bulk:
             loader.restore_secondary()
             phase.done("rebuild_indexes", "rebuilt indexes")
@@ -169,8 +209,24 @@ def load_demo(
         with connection.cursor() as cursor:
             cursor.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         phase.done("checkpoint", "write-ahead log checkpointed")
+    if insights and summary.portal_launch is not None:
+        summary.insights = _detect_since(summary.portal_launch, summary.until, say)
+        phase.done("insights", f"{summary.insights} insights found since the portal launch")
     summary.seconds = time.monotonic() - started
     return summary
+
+
+def _detect_since(launch: date, until: datetime, say: Progress) -> int:
+    """Run the daily change detector for each day after `launch` up to `until`'s day."""
+    from heedful.insights.changes import detect_changes
+
+    found = 0
+    day = launch + timedelta(days=1)
+    last = local_day(until)
+    while day <= last:
+        found += len(detect_changes(day=day))
+        day += timedelta(days=1)
+    return found
 
 
 def _write_conversations(
@@ -187,6 +243,7 @@ def _write_conversations(
         conversation=loader.next_id("conversations"),
         message=loader.next_id("messages"),
         number=last_number - count + 1,
+        invitation=loader.next_id("invitations"),
     )
     summary.first_number, summary.last_number = ids.number, last_number
     plan = _Plan(setting, ids, count, window, seed)
@@ -217,14 +274,21 @@ class _Plan:
 
 
 def _make_batches(plan: _Plan) -> Iterator[Batch]:
-    hours = _hour_weights(*plan.window)
+    hours = _hour_weights(*plan.window, launch=plan.setting.portal_launch)
+    pending = plan.setting.facts
     for chunk_start in range(0, plan.count, CHUNK):
         rng = random.Random(f"heedful-demo:{plan.seed}:conversations:{chunk_start // CHUNK}")
         batch = Batch()
+        created = plan.window[0]
         for position in range(chunk_start, min(plan.count, chunk_start + CHUNK)):
             created = _created_at(rng, position, plan.count, hours, plan.window[0])
             tell(plan.setting, batch, plan.ids, rng, created)
+        # Solves long before the newest conversation can have no "next" one any more.
+        pending.flush(batch, before=created - FACT_WAIT)
         yield batch
+    last = Batch()
+    pending.flush(last)
+    yield last
 
 
 def _made_elsewhere(plan: _Plan) -> Iterator[Batch]:
@@ -274,17 +338,42 @@ def _count(summary: DemoSummary, batch: Batch) -> None:
     summary.inbound += batch.inbound
     summary.replies += batch.replies
     summary.notes += batch.notes
+    summary.invitations += len(batch.invitations)
+    summary.responses += len(batch.responses)
+    summary.opt_outs += len(batch.opt_outs)
 
 
-def _hour_weights(start: int, end: int) -> list[float]:
-    """Cumulative weight of each hour of the window: office hours, weekdays, growth."""
+def _hour_weights(start: int, end: int, *, launch: int | None = None) -> list[float]:
+    """Cumulative weight of each hour of the window: office hours, weekdays, growth,
+    and the portal launch's extra conversations."""
     hours = max(1, (end - start) // 3600)
     weights = []
     for hour in range(hours):
         moment = datetime.fromtimestamp(start + hour * 3600, UTC)
-        trend = 0.85 + 0.3 * hour / hours
+        trend = 0.95 + 0.1 * hour / hours
+        if launch is not None and start + hour * 3600 >= launch:
+            trend *= PORTAL_UPLIFT
         weights.append(HOURLY[moment.hour] * WEEKDAYS[moment.weekday()] * trend)
     return list(accumulate(weights))
+
+
+def portal_launch(window: tuple[int, int]) -> int:
+    """When the scenario's portal launched: local midnight, PORTAL_DAYS before the end."""
+    start, end = window
+    days = (end - start) // 86400
+    back = PORTAL_DAYS if days >= PORTAL_MIN_HISTORY else max(1, days // 2)
+    day = local_day(datetime.fromtimestamp(end, UTC)) - timedelta(days=back)
+    return int(datetime.combine(day, dtime.min, tzinfo=workspace_zone()).timestamp())
+
+
+def _annotate_launch(launch: int) -> date:
+    day = local_day(datetime.fromtimestamp(launch, UTC))
+    Annotation.objects.get_or_create(
+        day=day,
+        title=texts.PORTAL_LAUNCH_TITLE,
+        defaults={"description": texts.PORTAL_LAUNCH_DESCRIPTION},
+    )
+    return day
 
 
 def _created_at(

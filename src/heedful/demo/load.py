@@ -22,11 +22,13 @@ from heedful.conversations.models import (
 )
 from heedful.customers.models import Customer, Identity, Organization
 from heedful.demo.story import FACT_COLUMNS
+from heedful.demo.surveys import INVITATION_COLUMNS, OPT_OUT_COLUMNS, RESPONSE_COLUMNS
 from heedful.insights.models import ConversationFact
 from heedful.search.backends import FTS_TABLE
+from heedful.surveys.models import SurveyInvitation, SurveyOptOut, SurveyResponse
 
-# key -> (model, attribute names in row order). Events, participants and tags get
-# their ids from the database; nothing refers to them.
+# key -> (model, attribute names in row order). Events, participants, tags, survey
+# responses and opt-outs get their ids from the database; nothing refers to them.
 TABLES: dict[str, tuple[type[Model], tuple[str, ...]]] = {
     "organizations": (Organization, ("id", "name", "domain", "notes", "created_at")),
     "customers": (
@@ -65,6 +67,9 @@ TABLES: dict[str, tuple[type[Model], tuple[str, ...]]] = {
     ),
     "conversation_tags": (ConversationTag, ("conversation_id", "tag_id")),
     "facts": (ConversationFact, FACT_COLUMNS),
+    "invitations": (SurveyInvitation, INVITATION_COLUMNS),
+    "responses": (SurveyResponse, RESPONSE_COLUMNS),
+    "opt_outs": (SurveyOptOut, OPT_OUT_COLUMNS),
 }  # fmt: skip
 
 

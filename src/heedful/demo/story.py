@@ -12,6 +12,7 @@ Rows are plain tuples in the column order of `demo.load.TABLES`; times are
 whole seconds since the Unix epoch until `Clock` formats them.
 """
 
+import json
 import math
 import random
 from collections.abc import Callable
@@ -20,7 +21,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from heedful.conversations.services.receive import PREVIEW_LENGTH
-from heedful.demo import texts
+from heedful.demo import surveys, texts
 from heedful.demo.people import KIND_BITS, People
 from heedful.demo.workspace import AgentInfo, InboxInfo, Workspace
 from heedful.insights.facts import FACT_FIELDS, fact_values
@@ -28,6 +29,10 @@ from heedful.insights.facts import FACT_FIELDS, fact_values
 Row = tuple[Any, ...]
 FACT_COLUMNS = ("conversation_id", *FACT_FIELDS)
 _FACT_TIMES = ("created_at", "first_response_at", "solved_at")
+# A solved conversation's fact waits for the customer's next conversation (first
+# contact resolution asks whether one came soon after the solve). Once the story
+# has moved this far past the solve, no later conversation can count any more.
+FACT_WAIT = 30 * 86400
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 # Channel kind -> (share of conversations, identity kind the sender needs).
@@ -84,6 +89,9 @@ class Batch:
     participants: list[Row] = field(default_factory=list)
     conversation_tags: list[Row] = field(default_factory=list)
     facts: list[Row] = field(default_factory=list)
+    invitations: list[Row] = field(default_factory=list)
+    responses: list[Row] = field(default_factory=list)
+    opt_outs: list[Row] = field(default_factory=list)
     inbound: int = 0
     replies: int = 0
     notes: int = 0
@@ -96,6 +104,7 @@ class Ids:
     conversation: int
     message: int
     number: int
+    invitation: int = 1
 
 
 @dataclass
@@ -108,9 +117,27 @@ class Setting:
     clock: Clock
     channel_choices: dict[int, tuple[list[str], list[int]]]  # identity mask -> channels, weights
     topic_weights: list[int]
+    ledger: surveys.Ledger
+    # When the self-service portal launched (the scenario), or None: no portal yet.
+    portal_launch: int | None = None
+    facts: "PendingFacts" = field(default_factory=lambda: PendingFacts())
 
 
-def make_setting(workspace: Workspace, people: People, until: int, clock: Clock) -> Setting:
+# After the portal launch this share of conversations is about finding one's way
+# in it: the launch brings some 12% more conversations (generator.PORTAL_UPLIFT),
+# most of them these.
+PORTAL_SHARE = 0.12
+PORTAL_TAGGED = 0.9  # agents tag these more diligently than most
+
+
+def make_setting(
+    workspace: Workspace,
+    people: People,
+    until: int,
+    clock: Clock,
+    ledger: surveys.Ledger,
+    portal_launch: int | None = None,
+) -> Setting:
     choices: dict[int, tuple[list[str], list[int]]] = {}
     for mask in range(32):
         kinds = [
@@ -120,7 +147,14 @@ def make_setting(workspace: Workspace, people: People, until: int, clock: Clock)
         ]
         choices[mask] = (kinds, [CHANNELS[k][0] for k in kinds])
     return Setting(
-        workspace, people, until, clock, choices, [topic.weight for topic in texts.TOPICS]
+        workspace,
+        people,
+        until,
+        clock,
+        choices,
+        [topic.weight for topic in texts.TOPICS],
+        ledger,
+        portal_launch,
     )
 
 
@@ -168,6 +202,8 @@ class Thread:
         self.joined: set[tuple[str, int]] = set()
         self.tags: list[str] = []
         self.subject = ""
+        self.first_solved: int | None = None
+        self.first_reopened: int | None = None
 
     # --- time -------------------------------------------------------------
 
@@ -230,6 +266,7 @@ class Thread:
         elif self.status == "solved":
             self.status = "open"
             self.reopen_count += 1
+            self.first_reopened = self.first_reopened or t
             self.solved = None
             data = f'{{"from": "solved", "to": "open", "reopen_count": {self.reopen_count}}}'
             self._event("reopened", "customer", None, data, t)
@@ -328,11 +365,13 @@ class Thread:
         self.updated = self.t
         if status in ("solved", "closed"):
             self.solved = self.solved or self.t
+            self.first_solved = self.first_solved or self.t
             self.waiting = None
         reopened = previous == "solved" and status != "closed"
         if reopened:
             self.solved = None
             self.reopen_count += 1
+            self.first_reopened = self.first_reopened or self.t
         data = f'{{"from": "{previous}", "to": "{status}", "assignee_id": {_json(self.assignee)}}}'
         self._event("status_changed", "agent", actor.id, data, self.t)
         if reopened:
@@ -390,23 +429,97 @@ class Thread:
                 None,
             )
         )
-        fact = fact_values(
-            conversation_id=self.id,
-            inbox_id=self.inbox.id,
-            channel=self.inbox.kind,
-            status=self.status,
-            created_at=_moment(self.created),
-            first_response_at=_maybe(_moment, self.first_response),
-            solved_at=_maybe(_moment, self.solved),
-            public_reply_count=self.replies,
-            customer_message_count=self.inbound,
-            reopen_count=self.reopen_count,
-            solved_by_id=self.assignee,
-        )
-        for key in _FACT_TIMES:
-            moment = fact[key]
-            fact[key] = None if moment is None else ts(int(moment.timestamp()))
-        self.batch.facts.append(tuple(fact[key] for key in FACT_COLUMNS))
+        tag_ids = self.setting.workspace.tags
+        fact = {
+            "conversation_id": self.id,
+            "inbox_id": self.inbox.id,
+            "channel": self.inbox.kind,
+            "status": self.status,
+            "created_at": _moment(self.created),
+            "first_response_at": _maybe(_moment, self.first_response),
+            "solved_at": _maybe(_moment, self.solved),
+            "public_reply_count": self.replies,
+            "customer_message_count": self.inbound,
+            "reopen_count": self.reopen_count,
+            "solved_by_id": self.assignee,
+            "customer_id": self.customer_id,
+            "team_id": self.inbox.team_id,
+            "tag_ids": [tag_ids[name] for name in self.tags],
+            "business_hours": self.setting.workspace.business_hours.get(self.inbox.id),
+            "first_solved_at": _maybe(_moment, self.first_solved),
+            "first_reopened_at": _maybe(_moment, self.first_reopened),
+        }
+        self.setting.facts.add(self.batch, self.customer_position, self.first_solved, fact)
+
+
+class PendingFacts:
+    """Fact rows held back until the customer's next conversation is known.
+
+    Conversations are told in the order they were created, so the first later
+    conversation of the same customer created at or after a solve is the "next
+    conversation" `fact_values` asks for.
+    """
+
+    def __init__(self) -> None:
+        self.waiting: dict[int, list[tuple[int, dict[str, Any]]]] = {}
+
+    def add(self, batch: Batch, position: int, solved: int | None, fact: dict[str, Any]) -> None:
+        if solved is None:
+            _write_fact(batch, fact, None)
+        else:
+            self.waiting.setdefault(position, []).append((solved, fact))
+
+    def contact(self, batch: Batch, position: int, t: int) -> None:
+        """The customer opens a conversation at `t`: it is the next one of earlier solves."""
+        waiting = self.waiting.get(position)
+        if not waiting:
+            return
+        keep = []
+        for solved, fact in waiting:
+            if solved <= t:
+                _write_fact(batch, fact, _moment(t))
+            else:
+                keep.append((solved, fact))
+        if keep:
+            self.waiting[position] = keep
+        else:
+            del self.waiting[position]
+
+    def flush(self, batch: Batch, before: int | None = None) -> None:
+        """Write the facts solved before `before` (all when None) as having no next one."""
+        for position in list(self.waiting):
+            keep = []
+            for solved, fact in self.waiting[position]:
+                if before is None or solved < before:
+                    _write_fact(batch, fact, None)
+                else:
+                    keep.append((solved, fact))
+            if keep:
+                self.waiting[position] = keep
+            else:
+                del self.waiting[position]
+
+
+def _write_fact(batch: Batch, fact: dict[str, Any], next_conversation: datetime | None) -> None:
+    values = fact_values(**fact, next_conversation_at=next_conversation)
+    row = []
+    for key in FACT_COLUMNS:
+        value = values[key]
+        if key in _FACT_TIMES and value is not None:
+            value = batch_clock(value)
+        elif key == "tag_ids":
+            value = json.dumps(value)
+        elif isinstance(value, bool):
+            value = int(value)
+        row.append(value)
+    batch.facts.append(tuple(row))
+
+
+def batch_clock(moment: datetime) -> str:
+    return _CLOCK(int(moment.timestamp()))
+
+
+_CLOCK = Clock()
 
 
 def _maybe(convert: Callable[[int], Any], seconds: int | None) -> Any:
@@ -428,9 +541,13 @@ def tell(setting: Setting, batch: Batch, ids: Ids, rng: random.Random, t: int) -
     """Write one whole conversation that starts at `t`."""
     people = setting.people
     customer = people.pick(rng)
+    setting.facts.contact(batch, customer, t)
     kinds, weights = setting.channel_choices[people.masks[customer]]
     channel = rng.choices(kinds, weights)[0]
     topic = rng.choices(texts.TOPICS, setting.topic_weights)[0]
+    launch = setting.portal_launch
+    if launch is not None and t >= launch and rng.random() < PORTAL_SHARE:
+        topic = texts.PORTAL_TOPIC
     inbox = _inbox_for(setting.workspace, channel, topic, rng)
     thread = Thread(setting, batch, ids, inbox, customer, t)
     values = _values(rng, people, customer)
@@ -442,6 +559,46 @@ def tell(setting: Setting, batch: Batch, ids: Ids, rng: random.Random, t: int) -
     thread.receive(opening, identity, inbox, _external_id(rng, channel, ids.message))
     _work(thread, setting, topic, values, rng, channel)
     thread.finish()
+    _survey(thread, setting, rng, topic is texts.PORTAL_TOPIC)
+
+
+def _survey(thread: Thread, setting: Setting, rng: random.Random, portal: bool) -> None:
+    """CSAT and CES after a solve with an agent reply, as the inbox's policy says."""
+    if thread.solved is None or not thread.replies:
+        return
+    policy = setting.workspace.surveys.get(thread.inbox.id)
+    if policy is None:
+        return
+    kinds = tuple(kind for kind, on in (("csat", policy.csat), ("ces", policy.ces)) if on)
+    # Surveys go by email (surveys.delivery): a customer without an address gets none.
+    if not setting.people.identities["email"][thread.customer_position]:
+        return
+    tag_ids = setting.workspace.tags
+    subject = surveys.Subject(
+        customer_position=thread.customer_position,
+        customer_id=thread.customer_id,
+        conversation_id=thread.id,
+        inbox_id=thread.inbox.id,
+        team_id=thread.inbox.team_id,
+        agent_id=thread.assignee,
+        channel=thread.inbox.kind,
+        tag_ids=[tag_ids[name] for name in thread.tags],
+        portal=portal,
+    )
+    # The surveys service schedules on the first solve; a reopen before the survey
+    # goes out cancels it, and the solve after that schedules it again.
+    solved = thread.first_solved or thread.solved
+    reopened = thread.first_reopened
+    if reopened is not None and reopened < solved + policy.delay_seconds:
+        solved = thread.solved
+    writer = surveys.Writer(thread.batch, thread.ids, setting.ledger, setting.until, setting.clock)
+    writer.after_solve(
+        rng,
+        subject,
+        solved=solved,
+        kinds=kinds,
+        delay=policy.delay_seconds,
+    )
 
 
 def _work(
@@ -465,7 +622,8 @@ def _work(
     lead = rng.choice(workspace.leads.get(team) or agents)
     if rng.random() < 0.25 and thread.wait(_delay(rng, 90 if live else 900)):
         thread.set_priority(_priority(rng, topic), lead)
-    if rng.random() < 0.55 and thread.wait(_delay(rng, 60 if live else 600)):
+    tagged = PORTAL_TAGGED if topic is texts.PORTAL_TOPIC else 0.55
+    if rng.random() < tagged and thread.wait(_delay(rng, 60 if live else 600)):
         thread.tag(rng.sample(topic.tags, rng.randint(1, len(topic.tags))), agent)
     if outcome == "new" or thread.t > setting.until:
         return

@@ -450,3 +450,124 @@ FOLLOWUP_NOTES = (
     "Customer called as well; same issue, no new details.",
     "Waiting on the warehouse to confirm before we promise anything.",
 )
+
+# --- the scenario: a self-service portal launch ------------------------------------------
+
+PORTAL_LAUNCH_TITLE = "Self-service portal launched"
+PORTAL_LAUNCH_DESCRIPTION = (
+    "Customers can now see orders, invoices and returns in the new self-service portal."
+)
+PORTAL_TAG = "portal-navigation"
+
+# Only written after the launch: customers lost in the new portal.
+PORTAL_TOPIC = Topic(
+    key="portal_navigation",
+    weight=0,
+    tags=(PORTAL_TAG,),
+    subjects=(
+        "Can't find my invoice in the portal",
+        "Where are my orders in the new portal?",
+        "New portal: how do I start a return?",
+    ),
+    openings=(
+        "I logged in to the new customer portal to download invoice {invoice} but I can't "
+        "find it anywhere. Where did the invoices go?",
+        "Since the portal changed I can't see order {order} anymore. The menu only shows my "
+        "profile. How do I get to my orders?",
+        "I wanted to start a return for the {product} in the new portal, but the returns page "
+        "just sends me back to the home page.",
+        "The new portal asks me to log in again every time I open billing. Where do I update "
+        "my card?",
+    ),
+    followups=(
+        "I found the orders page now, but the invoice download button does nothing.",
+        "Is there a way to go back to the old account page? It was much easier.",
+    ),
+    replies=(
+        "Sorry for the confusion, {first}. Invoices moved under Account, then Billing history, "
+        "in the new portal. I've also attached invoice {invoice} here so you have it now.",
+        "Thanks for telling us, {first}. Orders are now behind the menu icon at the top left; "
+        "order {order} is there. I've passed your feedback to the portal team.",
+        "I'm sorry the returns page sent you in circles. I've started the return for the "
+        "{product} for you; the label is attached.",
+    ),
+    next_replies=(
+        "The download button is a known issue in the new portal; the fix ships this week. "
+        "Here is the PDF in the meantime.",
+        "The old page is gone, I'm afraid, but I've shared your feedback with the team that "
+        "builds the portal.",
+    ),
+    notes=("Another portal navigation case; added to the portal feedback list.",),
+    billing=True,
+)
+
+# --- survey comments, by score band -----------------------------------------------------
+# CSAT and CES bands: 1-2 low, 3 middle, 4-5 high. NPS: 0-6, 7-8, 9-10.
+
+CSAT_COMMENTS = {
+    "low": (
+        "It took three emails before anyone understood my problem.",
+        "The answer did not solve anything, I had to call in the end.",
+        "Nobody told me the refund would take two weeks.",
+        "I got a copy-paste answer that ignored my question.",
+    ),
+    "middle": (
+        "Solved in the end, but it took longer than it should have.",
+        "Friendly, but I had to explain everything twice.",
+        "OK service, the delivery problem itself was annoying.",
+    ),
+    "high": (
+        "Quick and friendly, thank you!",
+        "Solved on the first reply, great service.",
+        "The agent really listened and fixed it straight away.",
+        "Very helpful, and the replacement arrived the next day.",
+        "Clear answer, no back and forth. Thanks!",
+    ),
+}
+CES_COMMENTS = {
+    "low": (
+        "I had to repeat my order number every time someone new answered.",
+        "Too many steps to get a simple refund.",
+        "I had to chase you twice before anything happened.",
+    ),
+    "middle": (
+        "Fine, but I had to find the invoice number myself first.",
+        "Not hard, just slow.",
+    ),
+    "high": (
+        "Effortless: one message and it was done.",
+        "Very easy, the agent did everything for me.",
+        "Easy, I didn't have to do anything else.",
+    ),
+}
+NPS_COMMENTS = {
+    "low": (
+        "Deliveries are late too often.",
+        "Support is fine but the products keep breaking.",
+        "Prices went up and the service did not get better.",
+    ),
+    "middle": (
+        "Good products, shipping could be faster.",
+        "Mostly happy, the website is a bit clunky.",
+    ),
+    "high": (
+        "Great products and support that actually cares.",
+        "Always quick to help when something goes wrong.",
+        "I recommend you to all my friends, never had a bad experience.",
+    ),
+}
+# What customers lost in the new portal write beside their (mostly low) score.
+PORTAL_COMMENTS = {
+    "low": (
+        "could not find my invoice in the portal",
+        "the new portal is confusing, the menu hides billing",
+        "The new portal is a maze. I just wanted my invoice.",
+        "could not find my orders in the new portal, had to write to you instead",
+        "Why did you change the portal? Nothing is where it used to be.",
+    ),
+    "middle": (
+        "The agent was nice but the new portal is really hard to navigate.",
+        "Got my invoice in the end, the portal menu is confusing though.",
+    ),
+    "high": ("Thanks for sending the invoice directly, the portal had me lost.",),
+}

@@ -6,6 +6,7 @@ created, so the demo can run on a configured install and appends.
 
 from dataclasses import dataclass, field
 
+from django.conf import settings
 from django.db.models import Q
 
 from heedful.accounts.models import Role, Team, TeamMembership, User
@@ -13,6 +14,8 @@ from heedful.conversations.models import Tag
 from heedful.demo import texts
 from heedful.inboxes.models import Inbox
 from heedful.inboxes.registry import get_adapter
+from heedful.service_levels.models import BusinessHours
+from heedful.surveys.models import InboxSurveyPolicy
 
 # (name, kind, address, team). The web form inbox is reused whatever its name.
 INBOXES = (
@@ -27,6 +30,10 @@ INBOXES = (
 TEAMS = ("Support", "Billing")
 # Which demo agents join which team (by position in texts.AGENT_NAMES).
 TEAM_MEMBERS = {"Support": (0, 1, 2, 3, 4, 6, 7), "Billing": (5, 6, 2)}
+# Inboxes that also ask how easy it was (CES); every demo inbox asks CSAT.
+CES_INBOXES = ("Billing email", "Live chat")
+OFFICE_HOURS = "Office hours (demo)"
+OFFICE_DAY = [["08:00", "18:00"]]
 TAG_COLORS = ("#2563eb", "#16a34a", "#d97706", "#dc2626", "#7c3aed", "#0891b2", "#64748b")
 
 
@@ -56,6 +63,17 @@ class Workspace:
     leads: dict[int | None, list[AgentInfo]]
     tags: dict[str, int] = field(default_factory=dict)
     created: list[str] = field(default_factory=list)
+    # inbox id -> what its survey policy sends after a solve
+    surveys: dict[int, "SurveyPolicy"] = field(default_factory=dict)
+    # inbox id -> its business hours, for the business-time metrics
+    business_hours: dict[int, BusinessHours] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class SurveyPolicy:
+    csat: bool
+    ces: bool
+    delay_seconds: int
 
 
 def prepare_workspace() -> Workspace:
@@ -74,6 +92,8 @@ def prepare_workspace() -> Workspace:
         leads=leads,
         tags=_ensure_tags(created),
         created=created,
+        surveys=_ensure_survey_policies(created),
+        business_hours=_ensure_business_hours(created),
     )
 
 
@@ -163,7 +183,8 @@ def _info(user: User) -> AgentInfo:
 
 
 def _ensure_tags(created: list[str]) -> dict[str, int]:
-    names = sorted({tag for topic in texts.TOPICS for tag in topic.tags})
+    topics = (*texts.TOPICS, texts.PORTAL_TOPIC)
+    names = sorted({tag for topic in topics for tag in topic.tags})
     existing = dict(Tag.objects.filter(name__in=names).values_list("name", "pk"))
     missing = [n for n in names if n not in existing]
     for position, name in enumerate(missing):
@@ -171,3 +192,44 @@ def _ensure_tags(created: list[str]) -> dict[str, int]:
     if missing:
         created.append(f"{len(missing)} tags")
     return dict(Tag.objects.filter(name__in=names).values_list("name", "pk"))
+
+
+def _ensure_survey_policies(created: list[str]) -> dict[int, SurveyPolicy]:
+    """CSAT after every solve, CES too on a couple of inboxes; existing policies stay."""
+    made = 0
+    for inbox in Inbox.objects.filter(survey_policy__isnull=True, is_active=True):
+        InboxSurveyPolicy.objects.create(
+            inbox=inbox, send_csat=True, send_ces=inbox.name in CES_INBOXES
+        )
+        made += 1
+    if made:
+        created.append(f"{made} inbox survey policies")
+    return {
+        p.inbox_id: SurveyPolicy(p.send_csat, p.send_ces, p.delay_minutes * 60)
+        for p in InboxSurveyPolicy.objects.all()
+    }
+
+
+def _ensure_business_hours(created: list[str]) -> dict[int, BusinessHours]:
+    """Weekday office hours with public holidays, on the demo's inboxes that have none."""
+    names = [name for name, *_rest in INBOXES]
+    bare = Inbox.objects.filter(name__in=names, business_hours__isnull=True)
+    if bare.exists():
+        hours, made = BusinessHours.objects.get_or_create(
+            name=OFFICE_HOURS,
+            defaults={
+                "time_zone": settings.TIME_ZONE,
+                "schedule": {day: OFFICE_DAY for day in ("mon", "tue", "wed", "thu", "fri")},
+                "holiday_country": "US",
+            },
+        )
+        if made:
+            created.append("business hours")
+        bare.update(business_hours=hours)
+    return {
+        inbox.pk: inbox.business_hours
+        for inbox in Inbox.objects.filter(business_hours__isnull=False).select_related(
+            "business_hours"
+        )
+        if inbox.business_hours is not None
+    }

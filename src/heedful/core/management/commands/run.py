@@ -28,7 +28,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import IntegrityError, connections, transaction
 
 DEMO_MARKER = ".demo-done"
-DEMO_OPTIONS: dict[str, Any] = {"customers": 150, "conversations": 400, "days": 90, "seed": 1}
+DEMO_OPTIONS: dict[str, Any] = {"customers": 2000, "conversations": 9000, "days": 90, "seed": 1}
 DEFAULT_ADMIN_EMAIL = "admin@localhost"
 # How long uvicorn waits for open connections (WebSockets) at shutdown.
 WS_MAX_FRAME_BYTES = 64 * 1024
