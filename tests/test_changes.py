@@ -15,6 +15,7 @@ from heedful.conversations.models import Tag
 from heedful.insights import metrics
 from heedful.insights.changes import (
     RECENT_DAYS,
+    check_series,
     clause,
     detect_changes,
     find_changes,
@@ -138,6 +139,23 @@ def test_clauses_read_like_sentences() -> None:
         "first response time rose 50% (typically 60 min to 1.5 h, p = 0.02)"
     )
     assert format_p(0.2) == "p = 0.20"
+
+
+def test_first_contact_resolution_is_tested_only_on_settled_days() -> None:
+    """The latest week's FCR is still undecided (no reopen yet, so it looks perfect);
+    the test reads the week before it, where a real drop is found."""
+    rng = np.random.default_rng(5)
+    one = synthetic(rng, volume=200)
+    known, yes = one.sums["fcr_known"], one.sums["fcr_yes"]
+    yes[-RECENT_DAYS:] = known[-RECENT_DAYS:]  # unsettled: everything looks resolved
+    quiet = check_series(one, "fcr")
+    assert quiet is not None and quiet.p_value > 0.05
+    assert abs(quiet.after - quiet.before) < 3
+    settled_week = slice(-2 * RECENT_DAYS, -RECENT_DAYS)
+    yes[settled_week] = np.floor(known[settled_week] * 0.5)  # 70% -> 50%
+    drop = check_series(one, "fcr")
+    assert drop is not None and drop.p_value < 0.001 and drop.after < drop.before - 15
+    assert drop.since_index == one.days - 2 * RECENT_DAYS
 
 
 def test_the_nearest_annotation_around_the_start_is_linked() -> None:

@@ -218,9 +218,35 @@ def _display(rule: Rule, num: float, den: float, days: int) -> float | None:
     return metrics.mean(num, int(den))
 
 
+def fcr_settle_days() -> int:
+    """Days after a solve until its first contact resolution is decided: a reopen or a
+    new conversation may still turn it until both windows have passed."""
+    return max(
+        settings.HEEDFUL_FCR_REOPEN_DAYS,
+        math.ceil(settings.HEEDFUL_FCR_NEW_CONVERSATION_HOURS / 24),
+    )
+
+
+def settled(series: Series, metric: str) -> Series:
+    """The days of `series` whose `metric` is decided. First contact resolution of the
+    latest days still looks better than it will (no reopen yet), so its test reads the
+    days before the FCR windows instead of the latest: otherwise every run would report
+    "first contact resolution rose" on data that has merely not happened yet."""
+    cut = fcr_settle_days() if metric == "fcr" else 0
+    if cut <= 0 or cut >= series.days:
+        return series
+    return Series(
+        start=series.start,
+        days=series.days - cut,
+        label=series.label,
+        sums={name: values[:-cut] for name, values in series.sums.items()},
+    )
+
+
 def check_series(series: Series, metric: str, key: SegmentKey = ALL) -> Outcome | None:
     """Test one metric of one segment; None when the data is too thin to test."""
     rule = RULES[metric]
+    series = settled(series, metric)
     num, den = series[rule.num], series[rule.den]
     n = series.days
     recent = np.arange(n) >= n - RECENT_DAYS
@@ -299,10 +325,11 @@ def drivers(
     a change that is simply everywhere."""
     rule = RULES[test.metric]
     whole = series[ALL]
-    n = whole.days
+    n = settled(whole, test.metric).days
     recent = np.arange(n) >= n - RECENT_DAYS
 
     def sums(one: Series) -> tuple[float, float, float, float]:
+        one = settled(one, test.metric)
         num, den = one[rule.num], one[rule.den]
         return num[~recent].sum(), den[~recent].sum(), num[recent].sum(), den[recent].sum()
 
