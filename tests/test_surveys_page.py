@@ -46,7 +46,7 @@ def test_the_score_from_the_email_is_preselected_but_not_recorded(client, survey
 
 def test_a_score_off_the_scale_in_the_link_preselects_nothing(client, survey):
     _, token = survey
-    for value in ("9", "-1", "x", "4.5", ""):
+    for value in ("9", "-1", "x", "4.5", "", "%C2%B2", "4" * 5000):  # "²" passes isdigit()
         html = body(client.get(page(token) + f"?score={value}"))
         assert " checked" not in html
 

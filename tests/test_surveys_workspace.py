@@ -54,6 +54,28 @@ def test_a_team_membership_marked_lead_is_told_too(client, cast, survey):
     assert len(low_alerts(senior)) == 1
 
 
+def test_only_people_who_may_see_the_conversation_are_told(client, cast, survey):
+    """The alert quotes the subject: a lead whose team lost the conversation is not told."""
+    from heedful.conversations.models import Conversation
+
+    invitation, token = survey
+    Conversation.objects.filter(pk=invitation.conversation_id).update(team=cast.team_b)
+    answer(client, token, 1)
+    assert len(low_alerts(cast.agent_a)) == 1  # still its assignee
+    assert low_alerts(cast.lead_a) == []
+
+
+def test_the_leads_told_are_those_of_the_conversations_team(cast):
+    lead_b = UserFactory(email="lead.b@heedful.test", role=Role.LEAD, teams=[cast.team_b])
+    conversation = cast.conversation_b()
+    conversation.assignee = cast.agent_a  # an agent of team A helping out in team B
+    conversation.save(update_fields=["assignee"])
+    people = services.alert_recipients(
+        agent_id=cast.agent_a.pk, team_id=cast.team_b.pk, conversation=conversation
+    )
+    assert {p.pk for p in people} == {cast.agent_a.pk, lead_b.pk}
+
+
 def test_the_alert_is_sent_once_per_response(client, cast, survey):
     _, token = survey
     answer(client, token, 2)

@@ -14,6 +14,7 @@ from django.utils import timezone
 
 from heedful.accounts.models import Notification, Role, User
 from heedful.accounts.notifications import notify
+from heedful.conversations.access import can_see
 from heedful.conversations.models import (
     AuthorType,
     Conversation,
@@ -467,10 +468,12 @@ def _alert_low_score(
         return
     if not SurveySettings.load().low_score_alerts:
         return
-    people = alert_recipients(agent_id=invitation.agent_id, team_id=invitation.team_id)
+    conversation = invitation.conversation
+    people = alert_recipients(
+        agent_id=invitation.agent_id, team_id=invitation.team_id, conversation=conversation
+    )
     if not people:
         return
-    conversation = invitation.conversation
     top = scale(response.kind)[-1]
     where = f" on #{conversation.number} {conversation.subject}" if conversation else ""
     notify(
@@ -482,24 +485,29 @@ def _alert_low_score(
     response.low_score_notified_at = now
 
 
-def alert_recipients(*, agent_id: int | None, team_id: int | None) -> list[User]:
-    """The credited agent and the leads of the agent's teams (of the conversation's team
-    when nobody was assigned)."""
+def alert_recipients(
+    *, agent_id: int | None, team_id: int | None, conversation: Conversation | None = None
+) -> list[User]:
+    """The credited agent and the leads of the conversation's team (of the agent's teams
+    when the conversation had none), each only if they may see the conversation: the
+    alert quotes its subject."""
     people: list[User] = []
-    team_ids: list[int] = []
+    team_ids: list[int] = [team_id] if team_id is not None else []
     if agent_id is not None:
-        agent = User.objects.filter(pk=agent_id).first()
+        agent = User.objects.filter(pk=agent_id, is_active=True).first()
         if agent is not None:
             people.append(agent)
-            team_ids = list(agent.teams.values_list("pk", flat=True))
-    elif team_id is not None:
-        team_ids = [team_id]
+            if not team_ids:
+                team_ids = list(agent.teams.values_list("pk", flat=True))
     if team_ids:
         leads = User.objects.filter(
             Q(teammembership__team__in=team_ids, teammembership__is_lead=True)
-            | Q(role=Role.LEAD, teams__in=team_ids)
+            | Q(role=Role.LEAD, teams__in=team_ids),
+            is_active=True,
         ).distinct()
         people.extend(lead for lead in leads if lead.pk != agent_id)
+    if conversation is not None:
+        people = [person for person in people if can_see(person, conversation)]
     return people
 
 

@@ -6,6 +6,8 @@ of "Send" posts it. The pages show the question and a thank-you, nothing about
 the customer or the conversation.
 """
 
+import re
+
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -110,7 +112,8 @@ def survey(request: HttpRequest, token: str) -> HttpResponse:
 def _chosen(request: HttpRequest, kind: str, response: SurveyResponse | None) -> int | None:
     """The score a button in the email preselects, else the one already given."""
     raw = request.GET.get("score", "")
-    if raw.isdigit() and int(raw) in scale(kind):
+    # ASCII digits only: str.isdigit() accepts "²", which int() refuses.
+    if re.fullmatch(r"[0-9]{1,2}", raw) and int(raw) in scale(kind):
         return int(raw)
     return response.score if response else None
 
