@@ -280,7 +280,8 @@ def test_comment_pages_are_keyset_paged(cast: Any, said: dict, monkeypatch: Any)
     "params",
     [{"before": "garbage"}, {"before": "2025-03-03T10:00:00_x"}, {"score": "11"},
      {"tag": "999999"}, {"from": "2025-13-01"}, {"band": "awful"}, {"to": "9999-12-31"},
-     {"from": "2025-03-05", "to": "2025-03-01"}],
+     {"from": "2025-03-05", "to": "2025-03-01"},
+     {"before": "0001-01-01T00:00:00+01:00_5"}, {"before": "9999-12-31T23:59:59-01:00_5"}],
 )  # fmt: skip
 def test_bad_comment_filters_give_a_400(cast: Any, params: dict) -> None:
     response = client_for(cast.admin).get(reverse("workspace:insights_comments"), params)

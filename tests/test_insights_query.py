@@ -119,6 +119,24 @@ def test_conversation_rates_and_means() -> None:
     assert totals["resolution_mean"] == 7200
 
 
+def test_business_hour_means_count_only_inboxes_with_business_hours() -> None:
+    day = date(2025, 3, 3)
+    with_hours = m.bucket_of(600)
+    roll(day, inbox=1, created=1, solved=1, first_responses=1,
+         first_response_seconds_sum=900, first_response_hist={str(m.bucket_of(900)): 1},
+         first_response_business_sum=600, first_response_business_hist={str(with_hours): 1},
+         resolution_seconds_sum=7200, resolution_business_sum=3600,
+         resolution_business_hist={str(m.bucket_of(3600)): 1})  # fmt: skip
+    # An inbox without business hours: calendar times only.
+    roll(day, inbox=2, created=1, solved=1, first_responses=1,
+         first_response_seconds_sum=300, first_response_hist={str(m.bucket_of(300)): 1},
+         resolution_seconds_sum=1800)  # fmt: skip
+    totals = figures(day, day).totals
+    assert totals["frt_mean"] == 600
+    assert totals["frt_business_mean"] == 600  # not 300: inbox 2 measured none
+    assert totals["resolution_business_mean"] == 3600
+
+
 def test_percentiles_merge_the_histograms_of_the_period() -> None:
     short, long = m.bucket_of(120), m.bucket_of(7200)
     roll(date(2025, 3, 3), inbox=1, first_responses=2, first_response_hist={str(short): 2})

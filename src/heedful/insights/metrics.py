@@ -52,7 +52,8 @@ def response_rate(answered: int, sent: int) -> float | None:
 
 
 def fcr_rate(resolved_first_time: int, known: int) -> float | None:
-    """% of solved conversations (whose windows have passed) resolved at first contact."""
+    """% of solved conversations resolved at first contact, as decided so far (a recent
+    solve counts until a reopen or a new conversation inside the windows turns it)."""
     share = ratio(resolved_first_time, known)
     return None if share is None else 100.0 * share
 

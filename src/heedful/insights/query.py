@@ -260,6 +260,12 @@ def _duration(hist: str, q: float) -> Callable[..., float | None]:
     return lambda s, h: m.percentile(h.get(hist, {}), q)
 
 
+def _business_mean(total: str, hist: str) -> Callable[..., float | None]:
+    """Business-hours means divide by the durations measured in business hours (the
+    histogram's count): inboxes without business hours add nothing to the sum."""
+    return lambda s, h: m.mean(s.get(total, 0), sum(h.get(hist, {}).values()))
+
+
 def _count(name: str) -> Callable[..., float | None]:
     return lambda s, h: s.get(name)
 
@@ -280,8 +286,8 @@ METRICS: tuple[Metric, ...] = (
     Metric("frt_business_p90", "First response, business hours, 90th pct", "minutes",
            _duration("first_response_business_hist", 90), False),
     Metric("frt_business_mean", "First response, business hours, mean", "minutes",
-           lambda s, h: m.mean(s.get("first_response_business_sum", 0),
-                               int(s.get("first_responses", 0))), False),
+           _business_mean("first_response_business_sum", "first_response_business_hist"),
+           False),
     Metric("resolution_median", "Resolution, median", "hours",
            _duration("resolution_hist", 50), False),
     Metric("resolution_p90", "Resolution, 90th pct", "hours",
@@ -294,8 +300,7 @@ METRICS: tuple[Metric, ...] = (
     Metric("resolution_business_p90", "Resolution, business hours, 90th pct", "hours",
            _duration("resolution_business_hist", 90), False),
     Metric("resolution_business_mean", "Resolution, business hours, mean", "hours",
-           lambda s, h: m.mean(s.get("resolution_business_sum", 0), int(s.get("solved", 0))),
-           False),
+           _business_mean("resolution_business_sum", "resolution_business_hist"), False),
     Metric("fcr", "First contact resolution", "percent",
            lambda s, h: m.fcr_rate(int(s.get("fcr_yes", 0)), int(s.get("fcr_known", 0)))),
     Metric("reopen", "Reopen rate", "percent",

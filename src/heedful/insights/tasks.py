@@ -17,7 +17,7 @@ from heedful.insights.changes import detect_changes
 from heedful.insights.digest import claim, release, send_weekly_digest, week_monday
 
 DETECT_HOUR = 5  # 05:30 local: yesterday is complete and people read it in the morning
-DIGEST_HOUR = 7  # Monday 07:30 local, after that day's detection
+DIGEST_HOUR = 7  # Monday 07:40 local, after that day's detection
 DETECT_COUNTER = "insights-daily-detection"
 
 

@@ -511,7 +511,10 @@ class CommentsForm(forms.Form):
             number = int(pk)
         except ValueError:
             raise forms.ValidationError("That page link is broken; start again.") from None
+        # Far years overflow when the database adapter converts them to UTC.
         if timezone.is_naive(when) or not 0 < number < MAX_ID:
+            raise forms.ValidationError("That page link is broken; start again.")
+        if not EARLIEST <= when.date() <= LATEST:
             raise forms.ValidationError("That page link is broken; start again.")
         return when, number
 
