@@ -72,14 +72,21 @@ class Command(BaseCommand):
             if summary.first_number is not None
             else ""
         )
+        portal = (
+            f", the portal launch on {summary.portal_launch:%Y-%m-%d} and "
+            f"{summary.insights} insight{'' if summary.insights == 1 else 's'} since"
+            if summary.portal_launch
+            else ""
+        )
         write(
             self.style.SUCCESS(
                 f"Demo loaded in {summary.seconds:.1f}s: {summary.customers:,} customers "
                 f"({summary.identities:,} identities, {summary.organizations:,} organizations), "
                 f"{summary.conversations:,} conversations{numbers}, {summary.messages:,} "
                 f"messages ({summary.inbound:,} from customers, {summary.replies:,} replies, "
-                f"{summary.notes:,} notes), {summary.events:,} events; history up to "
-                f"{until:%Y-%m-%d %H:%M} UTC."
+                f"{summary.notes:,} notes), {summary.events:,} events, "
+                f"{summary.invitations:,} surveys ({summary.responses:,} answered)"
+                f"{portal}; history up to {until:%Y-%m-%d %H:%M} UTC."
             )
         )
         if summary.created:
