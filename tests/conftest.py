@@ -21,6 +21,9 @@ from heedful.customers.models import Customer
 from heedful.inboxes.models import Inbox
 from tests.factories import TeamFactory, UserFactory
 
+# `server` (uvicorn on the test database) and `browser` (chromium) for the browser tests.
+pytest_plugins = ["tests.browser_support"]
+
 
 @dataclass
 class Cast:

@@ -4,7 +4,6 @@ formatted view with its inline and remote images, the unverified-sender warning,
 and retrying a reply the mail server refused. Screenshots: var/screenshots/email-*.png."""
 
 import base64
-import shutil
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -24,10 +23,9 @@ from heedful.conversations.services import delivery, receive, reply
 from heedful.conversations.services.receive import resolve_identity
 from heedful.inboxes.email.adapter import EmailAdapter
 from heedful.inboxes.registry import DeliveryResult
-from tests.asgi_server import serve
+from tests.browser_support import CHROMIUM
 from tests.test_e2e_workspace import SHOTS, sign_in, with_password
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 pytestmark = [
     pytest.mark.django_db(transaction=True),
     pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is not installed"),
@@ -64,26 +62,6 @@ def remote_server() -> Iterator[str]:
     thread.start()
     yield f"http://localhost:{httpd.server_address[1]}"
     httpd.shutdown()
-
-
-@pytest.fixture
-def server(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-    with serve() as url:
-        yield url
-
-
-@pytest.fixture
-def browser() -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        browser = p.chromium.launch(
-            executable_path=CHROMIUM,
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
-        )
-        yield browser
-        browser.close()
 
 
 def _deliveries(monkeypatch: pytest.MonkeyPatch, result: DeliveryResult) -> None:

@@ -1,47 +1,20 @@
 """The dashboards in a real browser (Debian's chromium via Playwright): charts draw
 from the vendored Chart.js with annotation markers, and no script error shows."""
 
-import os
-import shutil
-from collections.abc import Iterator
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
 from django.utils import timezone
 
 from heedful.insights.models import Annotation, DailyRollup
-from tests.asgi_server import serve
+from tests.browser_support import CHROMIUM, PASSWORD, SHOTS
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 pytestmark = [
     pytest.mark.django_db(transaction=True),
     pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is not installed"),
     pytest.mark.timeout(120),
 ]
-SHOTS = Path(os.environ.get("HEEDFUL_SCREENSHOTS", "var/screenshots"))
-PASSWORD = "correct horse battery staple"
-
-
-@pytest.fixture
-def server(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-    with serve() as url:
-        yield url
-
-
-@pytest.fixture
-def browser() -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        browser = p.chromium.launch(
-            executable_path=CHROMIUM,
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
-        )
-        yield browser
-        browser.close()
 
 
 def open_as(browser: Any, server: str, user: Any, errors: list[str]) -> Any:

@@ -10,12 +10,13 @@ from playwright.sync_api import expect
 
 from heedful.surveys import services
 from heedful.surveys.models import SurveyResponse
+from tests.browser_support import CHROMIUM, SHOTS
 from tests.email_support import (
     secrets_key,  # noqa: F401 (an autouse fixture)
     use_smtp,
 )
 from tests.smtp_server import smtp_server  # noqa: F401 (a fixture)
-from tests.test_e2e_insights import CHROMIUM, SHOTS, browser, open_as, server  # noqa: F401
+from tests.test_e2e_insights import open_as
 from tests.test_surveys_schedule import answer_and_solve, enable, no_outbox_lag  # noqa: F401
 
 pytestmark = [
@@ -45,8 +46,8 @@ def emailed_score_links(settings: Any, base_url: str, cast: Any, smtp: Any) -> d
 def test_a_customer_answers_the_emailed_survey_and_the_dashboard_shows_it(
     settings: Any,
     cast: Any,
-    server: str,  # noqa: F811
-    browser: Any,  # noqa: F811
+    server: str,
+    browser: Any,
     smtp_server: Any,  # noqa: F811
 ) -> None:
     SHOTS.mkdir(parents=True, exist_ok=True)

@@ -2,10 +2,6 @@
 served by uvicorn so WebSockets work: sign in, take the first unassigned
 conversation, answer it with a macro, and watch a second agent see it live."""
 
-import os
-import shutil
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -13,38 +9,13 @@ import pytest
 from heedful.accounts.models import User
 from heedful.automation.models import Macro
 from heedful.conversations.models import Conversation, Direction
-from tests.asgi_server import serve
+from tests.browser_support import CHROMIUM, PASSWORD, SHOTS
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 pytestmark = [
     pytest.mark.django_db(transaction=True),
     pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is not installed"),
     pytest.mark.timeout(120),
 ]
-SHOTS = Path(os.environ.get("HEEDFUL_SCREENSHOTS", "var/screenshots"))
-PASSWORD = "correct horse battery staple"
-
-
-@pytest.fixture
-def server(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    # Playwright's sync API runs an event loop in this thread; the test's own
-    # ORM reads happen between browser steps, never concurrently.
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-    with serve() as url:
-        yield url
-
-
-@pytest.fixture
-def browser() -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        browser = p.chromium.launch(
-            executable_path=CHROMIUM,
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
-        )
-        yield browser
-        browser.close()
 
 
 def sign_in(browser: Any, server: str, user: User, **options: Any) -> Any:
