@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from heedful.accounts.models import Notification, Role, User
 from heedful.accounts.notifications import notify
-from heedful.conversations.access import can_see
+from heedful.conversations.access import viewers_filter
 from heedful.conversations.models import (
     AuthorType,
     Conversation,
@@ -506,8 +506,13 @@ def alert_recipients(
             is_active=True,
         ).distinct()
         people.extend(lead for lead in leads if lead.pk != agent_id)
-    if conversation is not None:
-        people = [person for person in people if can_see(person, conversation)]
+    if conversation is not None and people:
+        allowed = set(
+            User.objects.filter(
+                viewers_filter(conversation), pk__in=[person.pk for person in people]
+            ).values_list("pk", flat=True)
+        )
+        people = [person for person in people if person.pk in allowed]
     return people
 
 
