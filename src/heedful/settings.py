@@ -91,6 +91,7 @@ INSTALLED_APPS = [
     "heedful.surveys",
     "heedful.insights",
     "heedful.search",
+    "heedful.knowledge",
     "heedful.portal",
     "heedful.workspace",
 ]
@@ -107,6 +108,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "heedful.core.headers.WorkspaceContentPolicyMiddleware",
+    "heedful.knowledge.tracking.TrackingCookieMiddleware",
 ]
 
 ROOT_URLCONF = "heedful.urls"
@@ -319,6 +321,15 @@ HEEDFUL_PHONE_REGION = env.str("HEEDFUL_PHONE_REGION", default="US")
 HEEDFUL_CONTACT_RATE = env.str("HEEDFUL_CONTACT_RATE", default="10/h")
 # Posts to the public survey page, per client address (surveys.views).
 HEEDFUL_SURVEY_RATE = env.str("HEEDFUL_SURVEY_RATE", default="30/m")
+# Help center and portal (knowledge, portal). A help-center visit ends after this many
+# idle minutes; the languages articles may be written in, the first the default.
+HEEDFUL_HELP_SESSION_MINUTES = env.int("HEEDFUL_HELP_SESSION_MINUTES", default=30)
+HEEDFUL_HELP_LANGUAGES = env.list("HEEDFUL_HELP_LANGUAGES", default=["en"])
+# Portal sign-in: link lifetime, and requests for a link per client address and email.
+HEEDFUL_PORTAL_LINK_MINUTES = env.int("HEEDFUL_PORTAL_LINK_MINUTES", default=15)
+HEEDFUL_PORTAL_SIGNIN_RATE = env.str("HEEDFUL_PORTAL_SIGNIN_RATE", default="5/h")
+# Help-center search and votes, per client address.
+HEEDFUL_HELP_RATE = env.str("HEEDFUL_HELP_RATE", default="120/m")
 # Sign-in throttling: a window, never a lockout. Per client address and email, and per
 # client address alone (several agents may share one office address).
 HEEDFUL_LOGIN_RATE = env.str("HEEDFUL_LOGIN_RATE", default="5/m")

@@ -18,5 +18,7 @@ urlpatterns = [
     # Mail providers post inbound email here (django-anymail), one URL per inbox.
     path("hooks/email/", include("heedful.inboxes.email.urls")),
     path("s/", include("heedful.surveys.urls")),
+    path("help/", include("heedful.portal.help_urls")),
+    path("portal/", include("heedful.portal.portal_urls")),
     path("", include("heedful.portal.urls")),
 ]

@@ -13,6 +13,10 @@ class Organization(models.Model):
         max_length=253, blank=True, null=True, unique=True, help_text="Email domain of its people."
     )
     notes = models.TextField(blank=True)
+    share_requests = models.BooleanField(
+        default=False,
+        help_text="Members see each other's requests in the customer portal.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -3,10 +3,13 @@ from heedful.workspace.views import (
     auth,
     conversation,
     customers,
+    help_insights,
     insight_feed,
     insights,
+    knowledge,
     lists,
     notifications,
+    search,
 )
 
 app_name = "workspace"
@@ -19,4 +22,7 @@ urlpatterns = [
     *attachments.urlpatterns,
     *insights.urlpatterns,
     *insight_feed.urlpatterns,
+    *knowledge.urlpatterns,
+    *search.urlpatterns,
+    *help_insights.urlpatterns,
 ]
