@@ -53,9 +53,9 @@ def _cookie(request: HttpRequest, name: str) -> str:
 
 def current_session(request: HttpRequest) -> HelpSession | None:
     """This browser's visit, started or continued now; None for crawlers."""
-    cached = getattr(request, "_help_session", False)
-    if cached is not False:
-        return cached  # type: ignore[no-any-return]
+    if hasattr(request, "_help_session"):
+        cached: HelpSession | None = request._help_session
+        return cached
     session = None if is_bot(request) else _continue_or_start(request)
     request._help_session = session  # type: ignore[attr-defined]
     return session
