@@ -22,7 +22,8 @@ class CustomerAdmin(admin.ModelAdmin):
 
 @admin.register(Organization)
 class OrganizationAdmin(admin.ModelAdmin):
-    list_display = ["name", "domain"]
+    list_display = ["name", "domain", "share_requests"]
+    list_filter = ["share_requests"]
     search_fields = ["name", "domain"]
 
 
