@@ -13,7 +13,10 @@ from django_ratelimit.core import is_ratelimited
 from heedful.conversations.inbound import InboundAttachment
 from heedful.conversations.services import Quarantined, receive
 from heedful.inboxes.webform.intake import active_inbox, from_raw, to_raw
+from heedful.knowledge import tracking
+from heedful.knowledge.models import HelpEventKind
 from heedful.portal.forms import ContactForm
+from heedful.portal.headers import public_page
 
 THANKS_SALT = "heedful.contact.thanks"
 
@@ -23,6 +26,7 @@ def client_ip(request: HttpRequest) -> str:
 
 
 @require_http_methods(["GET", "POST"])
+@public_page
 def contact(request: HttpRequest) -> HttpResponse:
     inbox = active_inbox()
     if inbox is None:
@@ -65,6 +69,9 @@ def contact(request: HttpRequest) -> HttpResponse:
         result = receive(inbound)
     except Quarantined:
         return render(request, "portal/contact_held.html", {"email": data["email"]}, status=202)
+    # Links this visit (and the visitor) to the customer, so the help center can tell
+    # whether what they read before answered them (deflection).
+    tracking.record(request, HelpEventKind.CONTACT, conversation=result.conversation)
     # The link carries only the signed number; the address stays in this browser's session.
     token = signing.dumps({"n": result.conversation.number}, salt=THANKS_SALT)
     request.session[f"contact-{result.conversation.number}"] = data["email"]
