@@ -43,6 +43,9 @@ from heedful.core.parsing import parse_id
 from heedful.customers.history import conversations_of, recent_elsewhere
 from heedful.customers.models import Identity
 from heedful.inboxes.registry import channel_display
+from heedful.knowledge.services import public_url
+from heedful.search.articles import suggest_articles
+from heedful.search.similar import conversation_text, similar_solved
 from heedful.workspace.fragments import ROW_FIELDS, formatted_document, rendered_messages
 
 PAST_LIMIT = 50
@@ -375,6 +378,35 @@ def summary_partial(request: HttpRequest, pk: int) -> HttpResponse:
     return render(request, "workspace/conversation.html#summary", context)
 
 
+ASSIST_ARTICLES = 5
+
+
+@login_required
+@require_GET
+def assist_partial(request: HttpRequest, pk: int) -> HttpResponse:
+    """The assist panel, loaded after the page so the page itself stays fast:
+    published articles matching what the customer wrote, and similar conversations
+    that were solved (both only what this agent may read)."""
+    from django.conf import settings
+
+    conversation = get_conversation_for(_agent(request), pk, related=("customer",))
+    wanted = conversation.customer.language
+    language = wanted if wanted in settings.HEEDFUL_HELP_LANGUAGES else None
+    hits = suggest_articles(
+        conversation_text(conversation), audience="agents", language=language, limit=ASSIST_ARTICLES
+    )
+    for hit in hits:
+        hit.public_url = (  # type: ignore[attr-defined]
+            public_url(hit.article, hit.translation) if hit.article.is_public else ""
+        )
+    context = {
+        "conversation": conversation,
+        "articles": hits,
+        "similar": similar_solved(conversation, _agent(request)),
+    }
+    return render(request, "workspace/assist_panel.html#assist", context)
+
+
 def _undo_seconds() -> int:
     from django.conf import settings
 
@@ -654,6 +686,7 @@ urlpatterns = [
     path("conversations/<int:pk>/", conversation_page, name="conversation"),
     path("conversations/<int:pk>/timeline/", timeline_partial, name="timeline"),
     path("conversations/<int:pk>/summary/", summary_partial, name="conversation_summary"),
+    path("conversations/<int:pk>/assist/", assist_partial, name="conversation_assist"),
     path("conversations/<int:pk>/reply/", reply_view, name="conversation_reply"),
     path("conversations/<int:pk>/note/", note_view, name="conversation_note"),
     path("conversations/<int:pk>/messages/<int:mid>/undo/", undo_view, name="undo_reply"),
