@@ -67,7 +67,10 @@ class CodeForm(forms.Form):
 
 class ReplyForm(forms.Form):
     message = forms.CharField(
-        widget=forms.Textarea(attrs={"rows": 6}), max_length=20000, label="Your reply"
+        widget=forms.Textarea(attrs={"rows": 6}),
+        max_length=20000,
+        label="Your reply",
+        error_messages={"required": "Please write your reply."},
     )
     attachments = MultipleFileField(required=False)
     submission_id = forms.CharField(widget=forms.HiddenInput, max_length=64)
@@ -84,9 +87,14 @@ class ReplyForm(forms.Form):
 
 
 class NewRequestForm(ReplyForm):
-    subject = forms.CharField(max_length=200)
+    subject = forms.CharField(
+        max_length=200, error_messages={"required": "Please give your request a subject."}
+    )
     message = forms.CharField(
-        widget=forms.Textarea(attrs={"rows": 8}), max_length=20000, label="How can we help?"
+        widget=forms.Textarea(attrs={"rows": 8}),
+        max_length=20000,
+        label="How can we help?",
+        error_messages={"required": "Please tell us how we can help."},
     )
     field_order = ["subject", "message", "attachments"]
 
@@ -291,11 +299,14 @@ def request_detail(request: HttpRequest, customer: Customer, number: int) -> Htt
     if conversation.number != number:  # merged into another: show the surviving one
         return redirect("customer_portal:request", number=conversation.number)
     form = ReplyForm(initial={"submission_id": uuid.uuid4().hex})
-    status = 200
+    status, error = 200, ""
     if request.method == "POST":
-        response, form, status = _reply(request, customer, conversation)
-        if response is not None:
-            return response
+        if _too_large(request):
+            status, error = 413, TOO_LARGE
+        else:
+            response, form, status = _reply(request, customer, conversation)
+            if response is not None:
+                return response
     context = {
         "customer": customer,
         "conversation": conversation,
@@ -304,6 +315,7 @@ def request_detail(request: HttpRequest, customer: Customer, number: int) -> Htt
         "may_reply": requests.may_reply(customer, conversation),
         "closed": conversation.status == "closed",
         "form": form,
+        "error": error,
         **_upload_limits(),
     }
     return _page(request, "thread.html", context, status=status)
@@ -313,14 +325,8 @@ def _reply(
     request: HttpRequest, customer: Customer, conversation: Any
 ) -> tuple[HttpResponse | None, ReplyForm, int]:
     """The reply form's POST: (a response to return, or the form to show with a status)."""
-    fresh = ReplyForm(initial={"submission_id": uuid.uuid4().hex})
     if not requests.may_reply(customer, conversation):
         raise Http404("No such request")
-    if _too_large(request):
-        fresh.add_error(
-            None, "Your attachments are too large. Please attach fewer or smaller files."
-        )
-        return None, fresh, 413
     form = ReplyForm(request.POST, request.FILES)
     if not form.is_valid():
         return None, form, _status_of(form)
@@ -349,21 +355,17 @@ def _reply(
 @require_http_methods(["GET", "POST"])
 def new_request(request: HttpRequest, customer: Customer) -> HttpResponse:
     form = NewRequestForm(initial={"submission_id": uuid.uuid4().hex})
-    status = 200
+    status, error = 200, ""
     if request.method == "POST":
         if _too_large(request):
-            form.add_error(
-                None, "Your attachments are too large. Please attach fewer or smaller files."
-            )
-            status = 413
+            status, error = 413, TOO_LARGE
         else:
             form = NewRequestForm(request.POST, request.FILES)
             if form.is_valid():
                 return _open(request, customer, form)
             status = _status_of(form)
-    return _page(
-        request, "new.html", {"customer": customer, "form": form, **_upload_limits()}, status
-    )
+    context = {"customer": customer, "form": form, "error": error, **_upload_limits()}
+    return _page(request, "new.html", context, status)
 
 
 def _open(request: HttpRequest, customer: Customer, form: NewRequestForm) -> HttpResponse:
