@@ -247,10 +247,10 @@ def test_pages_take_few_queries(
     visitor.get("/help/")  # starts nothing, but warms the session cookie path
     with django_assert_max_num_queries(8):
         assert visitor.get("/help/").status_code == 200
-    with django_assert_max_num_queries(8):
+    with django_assert_max_num_queries(6):
         assert visitor.get("/help/categories/orders/").status_code == 200
     visitor.get(url(kb.refunds))
-    with django_assert_max_num_queries(14):
+    with django_assert_max_num_queries(11):
         assert visitor.get(url(kb.refunds)).status_code == 200
 
 

@@ -299,8 +299,19 @@ def search(
             limit=per_page + 1,
             offset=(page - 1) * per_page,
         )
-    hits = [h for h in hits if h.article.is_public]
+    hits = only_public(hits)
     return hits[:per_page], len(hits) > per_page
+
+
+def only_public(hits: list[article_search.ArticleHit]) -> list[article_search.ArticleHit]:
+    """The search applies the rule itself; checking again here, in one query, keeps a
+    mistake there from showing a draft or internal article to the public."""
+    ids = set(
+        Article.objects.public()
+        .filter(pk__in=[h.article.pk for h in hits])
+        .values_list("pk", flat=True)
+    )
+    return [h for h in hits if h.article.pk in ids]
 
 
 def suggest(
@@ -309,7 +320,7 @@ def suggest(
     """Articles for text being typed; a visit that is shown some is recorded (once per
     distinct list, as the visitor keeps typing)."""
     hits = article_search.suggest_articles(text, audience="public", language=language, limit=limit)
-    hits = [h for h in hits if h.article.is_public][:limit]
+    hits = only_public(hits)[:limit]
     if hits:
         ids = [h.article.pk for h in hits]
         session = tracking.current_session(request)
