@@ -292,7 +292,8 @@ def diff_revisions(old: ArticleRevision | None, new: ArticleRevision) -> list[Di
         if line.startswith(("---", "+++")):
             continue
         if line.startswith("@@"):
-            out.append(DiffLine("gap", "…"))
+            if out:  # between hunks: lines left out
+                out.append(DiffLine("gap", "…"))
             continue
         out.append(DiffLine(kinds.get(line[:1], "same"), line[1:]))
     return out

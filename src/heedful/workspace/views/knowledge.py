@@ -414,6 +414,7 @@ def related_choices(request: HttpRequest, pk: int) -> HttpResponse:
         articles = (
             Article.objects.filter(translations__title__icontains=query)
             .exclude(pk=pk)
+            .exclude(related=pk)  # already ticked in the picker
             .distinct()
             .prefetch_related("translations")
             .order_by("-updated_at")[:RELATED_CHOICES]

@@ -8,13 +8,22 @@
   var form = document.getElementById("article-form");
   if (!body || !form) return;
 
+  // Until the writer has put the caret somewhere, files go at the end of the body.
+  var placed = false;
+  body.addEventListener("focus", function () {
+    placed = true;
+  });
+
   function insert(text) {
-    var start = body.selectionStart != null ? body.selectionStart : body.value.length;
-    var end = body.selectionEnd != null ? body.selectionEnd : start;
+    var start = placed ? body.selectionStart : body.value.length;
+    var end = placed ? body.selectionEnd : start;
     var before = body.value.slice(0, start);
-    var pad = before && !/\n$/.test(before) ? "\n" : "";
-    var piece = pad + text + "\n";
-    body.value = before + piece + body.value.slice(end);
+    var after = body.value.slice(end);
+    // A blank line on each side: an image or link becomes its own paragraph.
+    var lead = !before ? "" : /\n\n$/.test(before) ? "" : /\n$/.test(before) ? "\n" : "\n\n";
+    var trail = /^\n\n/.test(after) ? "" : /^\n/.test(after) ? "\n" : "\n\n";
+    var piece = lead + text + trail;
+    body.value = before + piece + after;
     body.setSelectionRange(start + piece.length, start + piece.length);
     body.dispatchEvent(new Event("input", { bubbles: true }));
     dirty = true;
