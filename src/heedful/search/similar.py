@@ -33,9 +33,8 @@ if TYPE_CHECKING:
     from heedful.accounts.models import User
 
 MESSAGE_FTS = "search_message_fts"
-# The PostgreSQL index's expression (search migration 0002), written the same way so
-# the planner uses the index.
-PG_DOCUMENT = "to_tsvector('simple'::regconfig, heedful_search_norm(m.body_text))"
+# PostgreSQL: each message's words, stored and GIN-indexed (search migration 0003).
+PG_DOCUMENT = "m.search_tsv"
 CANDIDATES = 2000
 LATEST_MESSAGES = 3
 SNIPPET_CHARS = 220
