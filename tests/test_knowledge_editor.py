@@ -381,3 +381,26 @@ def test_anonymous_visitors_cannot_fetch_agent_files(client: Any, cast: Any) -> 
         client.post(reverse("workspace:knowledge_preview"), {"body_markdown": "x"}).status_code
         == 302
     )
+
+
+def test_odd_input_gets_a_4xx_never_a_500(agent: Any, cast: Any, settings: Any) -> None:
+    article = article_of(cast)
+    listing = reverse("workspace:knowledge")
+    assert agent.get(listing + "?section=abc").status_code == 400
+    assert agent.get(listing + "?page=zz&q=" + "x" * 5000).status_code == 200
+    assert agent.get(reverse("workspace:knowledge_edit", args=[999999])).status_code == 404
+    assert agent.get(reverse("workspace:knowledge_file", args=[999999])).status_code == 404
+    too_long = "x" * (services.MAX_BODY + 1)
+    preview = reverse("workspace:knowledge_preview")
+    assert agent.post(preview, {"body_markdown": too_long}).status_code == 400
+    no_file = agent.post(
+        reverse("workspace:knowledge_upload", args=[article.pk]), headers={"HX-Request": "true"}
+    )
+    assert no_file.status_code == 400 and "Choose a file" in no_file.content.decode()
+    assert agent.post(edit_url(article), form(article, body_markdown=too_long)).status_code == 400
+    assert (
+        agent.get(
+            reverse("workspace:knowledge_history", args=[article.pk]) + "?lang=zz"
+        ).status_code
+        == 400
+    )
