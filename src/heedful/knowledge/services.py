@@ -287,7 +287,7 @@ def diff_revisions(old: ArticleRevision | None, new: ArticleRevision) -> list[Di
         return [f"# {revision.title}", "", *revision.body_markdown.splitlines()]
 
     kinds = {" ": "same", "+": "added", "-": "removed"}
-    out = []
+    out: list[DiffLine] = []
     for line in difflib.unified_diff(lines(old), lines(new), lineterm="", n=3):
         if line.startswith(("---", "+++")):
             continue
