@@ -56,6 +56,8 @@ def test_category_and_section_pages_list_public_articles_only(visitor: Client, k
             assert title not in page
     assert visitor.get("/help/categories/nope/").status_code == 404
     assert visitor.get("/help/categories/orders/nope/").status_code == 404
+    assert visitor.get("/help/categories/%00/").status_code == 404
+    assert visitor.get("/help/categories/orders/%00x/").status_code == 404
 
 
 def test_article_page_shows_title_body_breadcrumbs_and_public_related(

@@ -158,8 +158,13 @@ def categories_with_counts() -> list[Category]:
     return shown
 
 
+def _usable(slug: str) -> bool:
+    # PostgreSQL refuses NUL in a query parameter; no slug holds one anyway.
+    return "\x00" not in slug
+
+
 def get_category(slug: str) -> Category:
-    category = Category.objects.filter(slug=slug).first()
+    category = Category.objects.filter(slug=slug).first() if _usable(slug) else None
     if category is None:
         raise Http404("No such category.")
     return category
@@ -184,6 +189,8 @@ def get_section(category_slug: str, section_slug: str) -> Section:
         Section.objects.select_related("category")
         .filter(category__slug=category_slug, slug=section_slug)
         .first()
+        if _usable(category_slug) and _usable(section_slug)
+        else None
     )
     if section is None:
         raise Http404("No such section.")

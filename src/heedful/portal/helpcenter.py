@@ -181,6 +181,13 @@ def vote(request: HttpRequest, pk: int) -> HttpResponse:
     return redirect(f"{_canonical(found, translation)}{lang}#feedback", permanent=False)
 
 
+def _clean_text(raw: str, limit: int) -> str:
+    """Typed text as words: no control characters (PostgreSQL refuses NUL), single
+    spaces, at most `limit` characters."""
+    printable = "".join(ch if ch.isprintable() else " " for ch in raw[: limit * 4])
+    return " ".join(printable.split())[:limit]
+
+
 def _page_number(raw: str) -> int:
     return int(raw) if raw.isdigit() and 0 < int(raw) <= 1000 else 1
 
@@ -188,7 +195,7 @@ def _page_number(raw: str) -> int:
 @require_GET
 @public_page
 def search(request: HttpRequest) -> HttpResponse:
-    query = " ".join(request.GET.get("q", "").split())[:MAX_QUERY]
+    query = _clean_text(request.GET.get("q", ""), MAX_QUERY)
     page = _page_number(request.GET.get("page", ""))
     hits: list[Any] = []
     has_next = False
@@ -215,7 +222,7 @@ def suggest(request: HttpRequest) -> HttpResponse:
     """An htmx fragment: articles for what the visitor is typing (contact form,
     portal's new request). Takes ?q= or the form's own subject and message fields."""
     parts = [request.GET.get(name, "") for name in ("q", "subject", "message")]
-    text = " ".join(" ".join(parts).split())[:MAX_SUGGEST_TEXT]
+    text = _clean_text(" ".join(parts), MAX_SUGGEST_TEXT)
     hits: list[Any] = []
     if len(text) >= 3:
         if _limited(request, "help-suggest"):
