@@ -35,7 +35,12 @@ if TYPE_CHECKING:
 MESSAGE_FTS = "search_message_fts"
 # PostgreSQL: each message's words, stored and GIN-indexed (search migration 0003).
 PG_DOCUMENT = "m.search_tsv"
-CANDIDATES = 2000
+CANDIDATES = 1000
+# SQLite's bm25 counts, per query word, every message holding it; words in more
+# messages than this say little about a conversation and would cost a scan of their
+# whole list, so they are left out (the vocabulary table says how many hold each).
+MAX_WORD_MESSAGES = 20_000
+MAX_WORDS = 8
 LATEST_MESSAGES = 3
 SNIPPET_CHARS = 220
 SOLVED = (Status.SOLVED.value, Status.CLOSED.value)
@@ -66,6 +71,8 @@ def similar_solved(
     """Solved or closed conversations `user` may see that share distinctive words
     with `conversation` (never itself), best first."""
     chosen = distinctive_words(conversation_text(conversation))
+    if connection.vendor == "sqlite":
+        chosen = _rare_enough(chosen)
     if not chosen:
         return []
     query = text.any_of([text.Term((word,)) for word in chosen])
@@ -101,28 +108,59 @@ def _short(body: str) -> str:
     return flat[:SNIPPET_CHARS].rsplit(" ", 1)[0] + " …"
 
 
+def _rare_enough(words: list[str]) -> list[str]:
+    """The words found in some messages but not in too many, rarest first (SQLite)."""
+    if not words:
+        return []
+    vocab = "temp.search_message_vocab"
+    marks = ", ".join(["%s"] * len(words))
+    with connection.cursor() as cursor:
+        # fts5vocab reads the index's own term list: one seek per word, no scan.
+        cursor.execute(
+            f"CREATE VIRTUAL TABLE IF NOT EXISTS {vocab} USING fts5vocab(main, {MESSAGE_FTS}, row)"
+        )
+        cursor.execute(f"SELECT max(rowid) FROM {MESSAGE_FTS}")
+        rows = cursor.fetchone()[0] or 0
+        cursor.execute(f"SELECT term, doc FROM {vocab} WHERE term IN ({marks})", words)
+        counts = dict(cursor.fetchall())
+    ceiling = max(50, min(MAX_WORD_MESSAGES, rows // 10))
+    kept = [w for w in words if 0 < counts.get(w, 0) <= ceiling]
+    return sorted(kept, key=lambda w: counts[w])[:MAX_WORDS]
+
+
+def _access_condition(user: "User | Any") -> tuple[str, list[Any]]:
+    """The access rule (and "solved or closed") as a condition on the joined
+    conversations table, checked per candidate: an `IN (subquery)` would make SQLite
+    list every visible conversation first, a scan of the whole table."""
+    allowed = Conversation.objects.filter(visible_filter(user), status__in=SOLVED)
+    compiler = allowed.query.get_compiler(connection=connection)
+    sql, params = compiler.compile(allowed.query.where)
+    return sql or "1 = 1", list(params)
+
+
 def _ranked_ids(
     query: text.Query, exclude_id: int, user: "User | Any", limit: int
 ) -> dict[int, float]:
     """{conversation id: score}, best first."""
-    allowed = Conversation.objects.filter(visible_filter(user), status__in=SOLVED).values("pk")
-    allowed_sql, allowed_params = allowed.query.sql_with_params()
+    access_sql, access_params = _access_condition(user)
+    conversations = (
+        "JOIN conversations_conversation ON conversations_conversation.id = m.conversation_id"
+    )
     if connection.vendor == "sqlite":
         candidates = (
             f"SELECT m.conversation_id AS cid, -bm25({MESSAGE_FTS}) AS score "
             f"FROM {MESSAGE_FTS} JOIN conversations_message m ON m.id = {MESSAGE_FTS}.rowid "
-            f"WHERE {MESSAGE_FTS} MATCH %s AND m.conversation_id <> %s "
-            f"AND m.conversation_id IN ({allowed_sql}) "
+            f"{conversations} "
+            f"WHERE {MESSAGE_FTS} MATCH %s AND m.conversation_id <> %s AND ({access_sql}) "
             f"ORDER BY {MESSAGE_FTS}.rowid DESC LIMIT %s"
         )
         match: str = query.fts5("OR")
     else:
         candidates = (
             f"SELECT m.conversation_id AS cid, ts_rank({PG_DOCUMENT}, q.q) AS score "
-            "FROM conversations_message m, to_tsquery('simple', %s) AS q(q) "
+            f"FROM to_tsquery('simple', %s) AS q(q), conversations_message m {conversations} "
             f"WHERE {PG_DOCUMENT} @@ q.q AND m.conversation_id <> %s "
-            "AND m.delivery_status <> 'cancelled' "
-            f"AND m.conversation_id IN ({allowed_sql}) "
+            f"AND m.delivery_status <> 'cancelled' AND ({access_sql}) "
             "ORDER BY m.id DESC LIMIT %s"
         )
         match = query.tsquery("|")
@@ -131,5 +169,5 @@ def _ranked_ids(
         "GROUP BY cid ORDER BY total DESC, cid DESC LIMIT %s"
     )
     with connection.cursor() as cursor:
-        cursor.execute(sql, [match, exclude_id, *allowed_params, CANDIDATES, limit])
+        cursor.execute(sql, [match, exclude_id, *access_params, CANDIDATES, limit])
         return {int(cid): float(total) for cid, total in cursor.fetchall()}
