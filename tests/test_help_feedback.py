@@ -78,6 +78,19 @@ def test_votes_are_rate_limited_per_client_address(visitor: Client, kb: Kb, sett
     assert ArticleFeedback.objects.get().helpful is False
 
 
+def test_searches_are_rate_limited_per_client_address(visitor: Client, kb: Kb, settings) -> None:  # type: ignore[no-untyped-def]
+    settings.HEEDFUL_HELP_RATE = "2/m"
+    for _ in range(2):
+        assert visitor.get("/help/search/?q=refunds").status_code == 200
+    limited = visitor.get("/help/search/?q=refunds")
+    assert limited.status_code == 429 and "Please wait a minute" in limited.content.decode()
+    # Another address is not held back.
+    assert visitor.get("/help/search/?q=refunds", REMOTE_ADDR="10.0.0.9").status_code == 200
+    # Suggestions count apart from searches.
+    statuses = [visitor.get("/help/suggest/?q=refunds").status_code for _ in range(3)]
+    assert statuses == [200, 200, 429]
+
+
 def test_a_browser_visit_is_recorded_and_a_crawler_is_not(visitor: Client, kb: Kb) -> None:
     bot = Client(HTTP_USER_AGENT=GOOGLEBOT)
     assert bot.get(url(kb.refunds)).status_code == 200

@@ -9,6 +9,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.cache import patch_vary_headers
 from django.views.decorators.http import require_GET, require_POST
+from django_ratelimit import ALL
 from django_ratelimit.core import is_ratelimited
 
 from heedful.knowledge import helpcenter
@@ -24,7 +25,7 @@ MAX_SUGGEST_TEXT = 2000
 INLINE_TYPES = {"image/png", "image/jpeg", "image/gif", "image/webp"}
 
 
-def _limited(request: HttpRequest, group: str, method: str = "ALL") -> bool:
+def _limited(request: HttpRequest, group: str, method: Any = ALL) -> bool:
     return is_ratelimited(
         request,
         group=group,
