@@ -404,3 +404,15 @@ def test_odd_input_gets_a_4xx_never_a_500(agent: Any, cast: Any, settings: Any) 
         ).status_code
         == 400
     )
+
+
+def test_status_changes_return_only_to_knowledge_pages(agent: Any, cast: Any) -> None:
+    article = article_of(cast)
+    url = reverse("workspace:knowledge_status", args=[article.pk])
+    back = agent.post(url, {"status": "published", "next": "/app/knowledge/?status=draft"})
+    assert back["Location"] == "/app/knowledge/?status=draft"
+    for hostile in ("//evil.test/app/knowledge/", "/app/knowledge/\r\nSet-Cookie: x=1"):
+        response = agent.post(url, {"status": "draft", "next": hostile})
+        assert response["Location"] == reverse("workspace:knowledge_article", args=[article.pk])
+    upload = reverse("workspace:knowledge_upload", args=[article.pk])
+    assert agent.post(upload, {"lang": "zz\r\n"}).status_code == 400

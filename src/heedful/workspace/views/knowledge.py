@@ -9,6 +9,7 @@ translation someone else saved since the editor opened it.
 """
 
 import logging
+import re
 from typing import Any, cast
 
 from django import forms
@@ -48,6 +49,8 @@ from heedful.search.articles import search_articles
 log = logging.getLogger(__name__)
 PAGE_SIZE = 50
 RELATED_CHOICES = 20
+# Where "Publish" / "Archive" may send the agent back to: a page of the knowledge base.
+_SAFE_NEXT = re.compile(r"/app/knowledge/[\w/-]*(\?[\w=&%.-]*)?")
 
 
 class BadInput(Exception):
@@ -67,6 +70,11 @@ def _language(value: str | None) -> str:
     if language not in _languages():
         raise BadInput(f"Unknown language {language!r}.")
     return language
+
+
+def _article_language(value: str | None, article: Article) -> str:
+    """The language asked for, else the article's own (even if no longer configured)."""
+    return _language(value) if value else article.default_language
 
 
 def _choice(value: str | None, allowed: list[str], what: str) -> str:
@@ -387,7 +395,7 @@ def article_status(request: HttpRequest, pk: int) -> HttpResponse:
     services.set_status(article=article, actor=_user(request), status=status)
     messages.success(request, f"Article is now {ArticleStatus(status).label.lower()}.")
     back = request.POST.get("next", "")
-    if not (back.startswith("/app/knowledge/") and "//" not in back and "\\" not in back):
+    if not _SAFE_NEXT.fullmatch(back):
         back = reverse("workspace:knowledge_article", args=[pk])
     return redirect(back)
 
@@ -431,7 +439,7 @@ def related_choices(request: HttpRequest, pk: int) -> HttpResponse:
 def article_page(request: HttpRequest, pk: int) -> HttpResponse:
     article = _article(pk)
     try:
-        language = _language(request.GET.get("lang") or article.default_language)
+        language = _article_language(request.GET.get("lang"), article)
     except BadInput as exc:
         return _bad(exc)
     translation = services.translation_for(article, language)
@@ -480,7 +488,7 @@ def insert_text(request: HttpRequest, pk: int) -> JsonResponse:
 def history(request: HttpRequest, pk: int) -> HttpResponse:
     article = _article(pk)
     try:
-        language = _language(request.GET.get("lang") or article.default_language)
+        language = _article_language(request.GET.get("lang"), article)
     except BadInput as exc:
         return _bad(exc)
     revisions = list(
@@ -546,7 +554,10 @@ def revision_restore(request: HttpRequest, pk: int, rid: int) -> HttpResponse:
 def upload(request: HttpRequest, pk: int) -> HttpResponse:
     """Add a file or image; htmx gets the file list back, a plain form a redirect."""
     article = _article(pk)
-    language = request.POST.get("lang") or article.default_language
+    try:
+        language = _article_language(request.POST.get("lang"), article)
+    except BadInput as exc:
+        return _bad(exc)
     wants_fragment = request.headers.get("HX-Request") == "true"
     file = request.FILES.get("file")
     try:
