@@ -8,7 +8,7 @@ from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.cache import patch_vary_headers
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_POST, require_safe
 from django_ratelimit import ALL
 from django_ratelimit.core import is_ratelimited
 
@@ -58,7 +58,7 @@ def _render(
     return response
 
 
-@require_GET
+@require_safe
 @public_page
 def home(request: HttpRequest) -> HttpResponse:
     language, _ = _language(request)
@@ -69,7 +69,7 @@ def home(request: HttpRequest) -> HttpResponse:
     return _render(request, "portal/help/home.html", context)
 
 
-@require_GET
+@require_safe
 @public_page
 def category(request: HttpRequest, slug: str) -> HttpResponse:
     found = helpcenter.get_category(slug)
@@ -78,7 +78,7 @@ def category(request: HttpRequest, slug: str) -> HttpResponse:
     return _render(request, "portal/help/category.html", context)
 
 
-@require_GET
+@require_safe
 @public_page
 def section(request: HttpRequest, category_slug: str, section_slug: str) -> HttpResponse:
     found = helpcenter.get_section(category_slug, section_slug)
@@ -94,13 +94,13 @@ def _canonical(article: Article, translation: ArticleTranslation) -> str:
     )
 
 
-@require_GET
+@require_safe
 @public_page
 def article_by_id(request: HttpRequest, pk: int) -> HttpResponse:
     return article(request, pk, "")
 
 
-@require_GET
+@require_safe
 @public_page
 def article(request: HttpRequest, pk: int, slug: str) -> HttpResponse:
     found = helpcenter.get_public_article(pk)
@@ -111,12 +111,25 @@ def article(request: HttpRequest, pk: int, slug: str) -> HttpResponse:
     if translation is None:
         raise Http404("This article has no text yet.")
     if slug != helpcenter.canonical_slug(translation):
-        # Old addresses (a title changed) keep working: the id is what identifies.
-        query = request.META.get("QUERY_STRING", "")
-        target = _canonical(found, translation) + (f"?{query}" if query else "")
-        return redirect(target, permanent=True)
-    helpcenter.record_view(request, found, from_suggestion=request.GET.get("from") == "suggestion")
+        return _to_canonical(request, found, translation, slug)
+    if request.method == "GET":  # a HEAD is a link checker, not a reader
+        from_suggestion = request.GET.get("from") == "suggestion"
+        helpcenter.record_view(request, found, from_suggestion=from_suggestion)
     return _article_page(request, found, translation)
+
+
+def _to_canonical(
+    request: HttpRequest, found: Article, translation: ArticleTranslation, slug: str
+) -> HttpResponse:
+    """Old addresses (the title changed) move for good: 301, since the id is what
+    identifies. Another language's current address is only a choice for this visitor
+    (their browser's language): 302, so no cache keeps it for everyone."""
+    query = request.META.get("QUERY_STRING", "")
+    target = _canonical(found, translation) + (f"?{query}" if query else "")
+    current = {helpcenter.canonical_slug(t) for t in found.translations.all()}
+    response = redirect(target, permanent=slug not in current)
+    patch_vary_headers(response, ["Accept-Language"])
+    return response
 
 
 def _article_page(
@@ -151,7 +164,9 @@ def _article_page(
 @public_page
 def vote(request: HttpRequest, pk: int) -> HttpResponse:
     found = helpcenter.get_public_article(pk)
-    language = helpcenter.choose_language(request.POST.get("lang"), "")
+    language = helpcenter.choose_language(
+        request.POST.get("lang"), request.META.get("HTTP_ACCEPT_LANGUAGE", "")
+    )
     translation = helpcenter.pick_translation(
         helpcenter.article_translations(found), language, found.default_language
     )
@@ -193,7 +208,7 @@ def _page_number(raw: str) -> int:
     return int(raw) if raw.isdigit() and 0 < int(raw) <= 1000 else 1
 
 
-@require_GET
+@require_safe
 @public_page
 def search(request: HttpRequest) -> HttpResponse:
     query = _clean_text(request.GET.get("q", ""), MAX_QUERY)
@@ -217,7 +232,7 @@ def search(request: HttpRequest) -> HttpResponse:
     return _render(request, "portal/help/search.html", context)
 
 
-@require_GET
+@require_safe
 @public_page
 def suggest(request: HttpRequest) -> HttpResponse:
     """An htmx fragment: articles for what the visitor is typing (contact form,
@@ -233,7 +248,7 @@ def suggest(request: HttpRequest) -> HttpResponse:
     return _render(request, "portal/help/_suggestions.html", {"hits": hits})
 
 
-@require_GET
+@require_safe
 def attachment(request: HttpRequest, pk: int, filename: str) -> FileResponse:
     found = helpcenter.get_public_attachment(pk, filename)
     content_type = found.content_type.split(";")[0].strip().lower()
@@ -254,7 +269,7 @@ def attachment(request: HttpRequest, pk: int, filename: str) -> FileResponse:
     return response
 
 
-@require_GET
+@require_safe
 def logo(request: HttpRequest) -> HttpResponse:
     theme = HelpCenterTheme.current()
     if not theme.logo:
@@ -275,14 +290,14 @@ def logo(request: HttpRequest) -> HttpResponse:
     return response
 
 
-@require_GET
+@require_safe
 @public_page
 def privacy(request: HttpRequest) -> HttpResponse:
     context = {"visit_minutes": settings.HEEDFUL_HELP_SESSION_MINUTES}
     return _render(request, "portal/help/privacy.html", context)
 
 
-@require_GET
+@require_safe
 def sitemap(request: HttpRequest) -> HttpResponse:
     articles, categories = helpcenter.sitemap_entries()
     entries = [
@@ -307,7 +322,7 @@ def sitemap(request: HttpRequest) -> HttpResponse:
     return render(request, "portal/help/sitemap.xml", context, content_type="application/xml")
 
 
-@require_GET
+@require_safe
 def robots(request: HttpRequest) -> HttpResponse:
     lines = [
         "User-agent: *",
