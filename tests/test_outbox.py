@@ -20,7 +20,7 @@ from heedful.core import doorbell, outbox
 from heedful.core.models import ConsumerCursor
 from heedful.insights.facts import rebuild_rollups
 from heedful.insights.models import ConversationFact, DailyRollup
-from heedful.search.backends import search_messages
+from heedful.search.backends import INDEXED_EVENTS, search_messages
 
 pytestmark = pytest.mark.django_db
 
@@ -90,9 +90,7 @@ def test_running_every_consumer_twice_handles_nothing_twice(cast, no_lag, handle
     for name, counts in handled.items():
         assert all(n == 1 for n in counts.values()), name
     assert set(handled["search.index"]) == set(
-        ConversationEvent.objects.filter(
-            type__in=[EventType.MESSAGE_RECEIVED, EventType.REPLY_SENT]
-        ).values_list("id", flat=True)
+        ConversationEvent.objects.filter(type__in=INDEXED_EVENTS).values_list("id", flat=True)
     )
 
 

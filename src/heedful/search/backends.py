@@ -1,33 +1,58 @@
-"""Full-text search over messages: SQLite FTS5 or PostgreSQL tsvector + GIN.
+"""The message and subject indexes: how each database finds matching rows.
 
-Both use an unstemmed, case-insensitive word match with AND semantics, so the
-same query finds the same messages on either database. (One difference is left:
-FTS5 also ignores accents, PostgreSQL's 'simple' configuration does not.)
+SQLite: FTS5 tables (`search_message_fts`, `search_subject_fts`) holding their own
+copy of the text, kept in step by the outbox consumer `search.index` below.
+PostgreSQL: a stored tsvector column on messages and a GIN expression index on
+subjects (migrations 0002, 0003): PostgreSQL keeps them in step by itself.
+
+Both read words as `heedful.search.text` defines them, so they find the same rows.
 """
 
-import re
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from django.db import connection
 
-from heedful.conversations.models import ConversationEvent, DeliveryStatus, EventType, Message
+from heedful.conversations.models import (
+    Conversation,
+    ConversationEvent,
+    DeliveryStatus,
+    EventType,
+    Message,
+)
 from heedful.core.outbox import consumer
+from heedful.search import articles, text
+from heedful.search.text import Query
 
 if TYPE_CHECKING:
     from heedful.accounts.models import User
 
 FTS_TABLE = "search_message_fts"
-_WORD = re.compile(r"\w+", re.UNICODE)
-INDEXED_EVENTS = (EventType.MESSAGE_RECEIVED, EventType.REPLY_SENT, EventType.NOTE_ADDED)
+SUBJECT_TABLE = "search_subject_fts"
+# Messages longer than this are indexed up to here (PostgreSQL caps a tsvector at 1 MB).
+INDEXED_CHARS = 100_000
+MESSAGE_EVENTS = (EventType.MESSAGE_RECEIVED, EventType.REPLY_SENT, EventType.NOTE_ADDED)
+INDEXED_EVENTS = (
+    *MESSAGE_EVENTS,
+    EventType.REPLY_UNDONE,
+    EventType.CREATED,
+    EventType.MERGED_INTO,
+    EventType.MERGED_FROM,
+)
+PG_MESSAGE_MATCH = "m.search_tsv @@ %s::tsquery"
+PG_SUBJECT_MATCH = "to_tsvector('simple'::regconfig, heedful_search_norm(c.subject)) @@ %s::tsquery"
 
 
 def words(query: str) -> list[str]:
-    return _WORD.findall(query.lower())[:20]
+    return text.words(query)[: text.MAX_TERMS]
+
+
+# --- keeping the SQLite index in step ------------------------------------------------
 
 
 def index_messages(message_ids: Iterable[int]) -> None:
-    """Add messages to the FTS5 index (SQLite only; PostgreSQL indexes by itself)."""
+    """(Re)index messages by id: their current text, or nothing if withdrawn or gone.
+    PostgreSQL keeps its column itself."""
     ids = sorted(set(message_ids))
     if connection.vendor != "sqlite" or not ids:
         return
@@ -35,72 +60,142 @@ def index_messages(message_ids: Iterable[int]) -> None:
         for start in range(0, len(ids), 500):
             chunk = ids[start : start + 500]
             marks = ",".join(["%s"] * len(chunk))
+            cursor.execute(f"DELETE FROM {FTS_TABLE} WHERE rowid IN ({marks})", chunk)
             cursor.execute(
                 f"INSERT INTO {FTS_TABLE}(rowid, body_text) "
-                f"SELECT id, body_text FROM conversations_message WHERE id IN ({marks})",
+                f"SELECT id, substr(body_text, 1, {INDEXED_CHARS}) FROM conversations_message "
+                f"WHERE id IN ({marks}) AND delivery_status != %s",
+                [*chunk, DeliveryStatus.CANCELLED],
+            )
+
+
+def index_subjects(conversation_ids: Iterable[int]) -> None:
+    ids = sorted(set(conversation_ids))
+    if connection.vendor != "sqlite" or not ids:
+        return
+    with connection.cursor() as cursor:
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            marks = ",".join(["%s"] * len(chunk))
+            cursor.execute(f"DELETE FROM {SUBJECT_TABLE} WHERE rowid IN ({marks})", chunk)
+            cursor.execute(
+                f"INSERT INTO {SUBJECT_TABLE}(rowid, subject) SELECT id, subject "
+                f"FROM conversations_conversation WHERE id IN ({marks})",
                 chunk,
             )
 
 
-def rebuild_index() -> None:
-    if connection.vendor == "sqlite":
-        with connection.cursor() as cursor:
-            cursor.execute(f"INSERT INTO {FTS_TABLE}({FTS_TABLE}) VALUES ('rebuild')")
-
-
-def matching_message_ids(
-    query: str, limit: int = 200, *, within: tuple[str, Any] | None = None
-) -> list[int]:
-    """Ids of messages matching every word, newest first.
-
-    `within` is (SQL, params) selecting the conversation ids to search in; the
-    access rule goes into the query itself, so what a user may not see never
-    crowds out what they may.
-    """
-    terms = words(query)
-    if not terms:
-        return []
-    scope, scope_params = "", []
-    if within is not None:
-        scope, scope_params = f" AND m.conversation_id IN ({within[0]})", list(within[1])
+def index_messages_from(first_message_id: int) -> None:
+    """Index every message from `first_message_id` on (bulk loaders)."""
+    if connection.vendor != "sqlite":
+        return
     with connection.cursor() as cursor:
-        if connection.vendor == "sqlite":
-            # Each word quoted: FTS5 syntax in the user's query is just text.
-            match = " ".join(f'"{t}"' for t in terms)
-            cursor.execute(
-                f"SELECT m.id FROM {FTS_TABLE} f JOIN conversations_message m ON m.id = f.rowid "
-                f"WHERE {FTS_TABLE} MATCH %s{scope} ORDER BY m.id DESC LIMIT %s",
-                [match, *scope_params, limit],
-            )
-        else:
-            cursor.execute(
-                "SELECT m.id FROM conversations_message m "
-                "WHERE to_tsvector('simple', m.body_text) @@ plainto_tsquery('simple', %s)"
-                f"{scope} ORDER BY m.id DESC LIMIT %s",
-                [" ".join(terms), *scope_params, limit],
-            )
-        return [row[0] for row in cursor.fetchall()]
+        cursor.execute(
+            f"INSERT INTO {FTS_TABLE}(rowid, body_text) SELECT id, "
+            f"substr(body_text, 1, {INDEXED_CHARS}) FROM conversations_message "
+            "WHERE id >= %s AND delivery_status != %s",
+            [first_message_id, DeliveryStatus.CANCELLED],
+        )
 
 
-def search_messages(query: str, *, user: "User | Any", limit: int = 50) -> list[Message]:
-    """Messages matching every word of `query` that `user` may see, newest first."""
-    from heedful.conversations.access import visible_filter
-    from heedful.conversations.models import Conversation
+def rebuild_index() -> None:
+    """Every index from scratch: after a restore, an upgrade, or a bulk load.
 
-    allowed = Conversation.objects.filter(visible_filter(user)).values("pk")
-    sql, params = allowed.query.sql_with_params()
-    ids = matching_message_ids(query, limit=limit, within=(sql, params))
-    if not ids:
-        return []
-    # A reply withdrawn in its undo window was never said to the customer.
-    found = (
-        Message.objects.filter(pk__in=ids)
-        .exclude(delivery_status=DeliveryStatus.CANCELLED)
-        .select_related("conversation")
-    )
-    return list(found.order_by("-id"))
+    PostgreSQL: REINDEX of the GIN indexes (their data is always current; this only
+    compacts them). SQLite: the FTS5 tables are emptied and filled again."""
+    with connection.cursor() as cursor:
+        if connection.vendor != "sqlite":
+            for name in ("search_message_tsv", "search_subject_tsv", "search_article_tsv"):
+                cursor.execute(f"REINDEX INDEX {name}")
+            return
+        cursor.execute(f"DELETE FROM {FTS_TABLE}")
+        cursor.execute(f"DELETE FROM {SUBJECT_TABLE}")
+        cursor.execute(
+            f"INSERT INTO {SUBJECT_TABLE}(rowid, subject) "
+            "SELECT id, subject FROM conversations_conversation"
+        )
+    index_messages_from(0)
+    articles.rebuild()
+    with connection.cursor() as cursor:
+        for table in (FTS_TABLE, SUBJECT_TABLE, articles.FTS_TABLE):
+            cursor.execute(f"INSERT INTO {table}({table}) VALUES ('optimize')")
 
 
 @consumer("search.index", types=INDEXED_EVENTS)
 def handle_events(events: list[ConversationEvent]) -> None:
-    index_messages(int(e.data["message_id"]) for e in events if "message_id" in e.data)
+    messages = [int(e.data["message_id"]) for e in events if "message_id" in e.data]
+    index_messages(messages)
+    # A new conversation brings its subject; a merge may have changed which one shows.
+    index_subjects(
+        e.conversation_id for e in events if e.type not in (*MESSAGE_EVENTS, EventType.REPLY_UNDONE)
+    )
+
+
+# --- finding rows ----------------------------------------------------------------------
+
+
+def match_messages(
+    query: Query, *, where: str, params: list[Any], limit: int
+) -> list[tuple[int, int, Any]]:
+    """(message id, conversation id, created_at) of the newest `limit` messages that
+    match `query`, among rows of `m` (message) and `c` (conversation) passing `where`."""
+    if connection.vendor == "sqlite":
+        sql = (
+            f"SELECT m.id, m.conversation_id, m.created_at FROM {FTS_TABLE} "
+            f"JOIN conversations_message m ON m.id = {FTS_TABLE}.rowid "
+            "JOIN conversations_conversation c ON c.id = m.conversation_id "
+            f"WHERE {FTS_TABLE} MATCH %s AND {where} ORDER BY {FTS_TABLE}.rowid DESC LIMIT %s"
+        )
+        match: str = query.fts5()
+    else:
+        sql = (
+            "SELECT m.id, m.conversation_id, m.created_at FROM conversations_message m "
+            "JOIN conversations_conversation c ON c.id = m.conversation_id "
+            f"WHERE {PG_MESSAGE_MATCH} AND {where} ORDER BY m.id DESC LIMIT %s"
+        )
+        match = query.tsquery()
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [match, *params, limit])
+        return list(cursor.fetchall())
+
+
+def match_subjects(query: Query, *, where: str, params: list[Any], limit: int) -> list[int]:
+    """Ids of the newest `limit` conversations (`c`) whose subject matches."""
+    if connection.vendor == "sqlite":
+        sql = (
+            f"SELECT c.id FROM {SUBJECT_TABLE} JOIN conversations_conversation c "
+            f"ON c.id = {SUBJECT_TABLE}.rowid WHERE {SUBJECT_TABLE} MATCH %s AND {where} "
+            f"ORDER BY {SUBJECT_TABLE}.rowid DESC LIMIT %s"
+        )
+        match: str = query.fts5()
+    else:
+        sql = (
+            f"SELECT c.id FROM conversations_conversation c WHERE {PG_SUBJECT_MATCH} "
+            f"AND {where} ORDER BY c.id DESC LIMIT %s"
+        )
+        match = query.tsquery()
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [match, *params, limit])
+        return [row[0] for row in cursor.fetchall()]
+
+
+def search_messages(query: str, *, user: "User | Any", limit: int = 50) -> list[Message]:
+    """Messages matching every term of `query` that `user` may see, newest first."""
+    from heedful.search.conversations import access_where
+
+    parsed = text.parse(query)
+    scope = access_where(user)
+    if not parsed or scope is None:
+        return []
+    where, params = scope
+    found = match_messages(
+        parsed,
+        where=f"{where} AND m.delivery_status != %s",
+        params=[*params, DeliveryStatus.CANCELLED],
+        limit=limit,
+    )
+    messages = Message.objects.filter(pk__in=[row[0] for row in found])
+    return list(messages.select_related("conversation").order_by("-id"))
+
+
+__all__ = ["Conversation", "handle_events", "rebuild_index", "search_messages"]

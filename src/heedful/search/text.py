@@ -120,6 +120,15 @@ def any_of(terms: list[Term]) -> Query:
 
 def _spans(text: str) -> list[tuple[int, int, str]]:
     """(start, end, folded word) for each word of the original `text`."""
+    folded = text.lower().translate(_FOLD)
+    if len(folded) == len(text) and unicodedata.is_normalized("NFC", text):
+        # The usual case: folding kept every character in place, so one pass over
+        # the folded text gives positions in the original.
+        return [
+            (m.start(), m.end(), m.group())
+            for m in WORD.finditer(folded)
+            if m.end() - m.start() <= MAX_WORD
+        ]
     found = []
     for match in WORD.finditer(text):
         for word in words(match.group()):
@@ -175,7 +184,8 @@ def snippet(text: str, query: Query, *, width: int = 240) -> SafeString:
     spans = _spans(text)
     hits = _matched(spans, query) if query else set()
     first = min(hits) if hits else 0
-    start = spans[max(first - 8, 0)][0] if hits and spans else 0
+    # A few words of context before the first match; the very start when it is near.
+    start = spans[first - 8][0] if first > 8 else 0
     end = min(len(text), start + width)
     if hits:
         # Never cut a word in the middle at the end.
