@@ -30,19 +30,12 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
+from django.db import connection
 from django.db.models import (
-    Case,
     Count,
-    DateTimeField,
-    Exists,
-    Func,
-    IntegerField,
     Max,
-    OuterRef,
     Q,
     QuerySet,
-    Value,
-    When,
 )
 from django.utils import timezone
 
@@ -68,58 +61,94 @@ LIST_LIMIT = 100
 
 
 # --- the definition, in SQL ----------------------------------------------------------
+#
+# Set-based rather than one lookup per session: contacts are few (a request per ten
+# visits or so) and sessions many, so the queries start from the contacts (help-center
+# requests by kind and time, conversations by time) and reach the sessions they follow
+# through indexes (sessions by visitor, by customer and start; events by session and
+# time). Each engaged session gets its first contact within 7 days of engaged_at (the
+# CTE "first"); a contact within 24 h is then a comparison.
+
+SESSIONS = HelpSession._meta.db_table
+EVENTS = HelpEvent._meta.db_table
+CONVERSATIONS = Conversation._meta.db_table
 
 
-class _Later(Func):
-    """A datetime column plus a fixed number of seconds, in SQL.
-
-    Django's own datetime + timedelta calls a Python function per row on SQLite;
-    this stays in SQL on both backends, so the EXISTS below can use the index range.
-    """
-
-    output_field = DateTimeField()
-
-    def __init__(self, expression: Any, seconds: int) -> None:
-        super().__init__(expression)
-        self.seconds = int(seconds)
-
-    def as_sqlite(self, compiler: Any, connection: Any, **extra: Any) -> Any:
-        sql, params = compiler.compile(self.source_expressions[0])
-        # Django stores "YYYY-MM-DD HH:MM:SS[.ffffff]"; %f is seconds with milliseconds.
-        return f"strftime('%%Y-%%m-%%d %%H:%%M:%%f', {sql}, '+{self.seconds} seconds')", params
-
-    def as_sql(
-        self,
-        compiler: Any,
-        connection: Any,
-        function: str | None = None,
-        template: str | None = None,
-        arg_joiner: str | None = None,
-        **extra: Any,
-    ) -> Any:
-        sql, params = compiler.compile(self.source_expressions[0])
-        return f"({sql} + interval '{self.seconds} seconds')", params
+def _later(column: str, seconds: int) -> str:
+    """SQL for a datetime column plus `seconds` (negative: minus), on both backends.
+    SQLite keeps "YYYY-MM-DD HH:MM:SS[.ffffff]" text: the result, with milliseconds,
+    compares as text."""
+    if connection.vendor == "sqlite":
+        return f"strftime('%%Y-%%m-%%d %%H:%%M:%%f', {column}, '{seconds:+d} seconds')"
+    return f"({column} + interval '{seconds:+d} seconds')"
 
 
-def contact_after(window: timedelta, *, session: str = "", since: str = "engaged_at") -> Q:
-    """True when the same visitor or customer opened a conversation in
-    [since, since + window). `session` is the path from the outer row to its
-    HelpSession ("" when the outer row is one, "session__" from a HelpEvent);
-    `since` is the outer field the window starts at."""
-    start = OuterRef(since)
-    end = _Later(OuterRef(since), int(window.total_seconds()))
-    by_visitor = HelpEvent.objects.filter(
-        kind=HelpEventKind.CONTACT,
-        session__visitor=OuterRef(f"{session}visitor"),
-        created_at__gte=start,
-        created_at__lt=end,
+def _join() -> str:
+    """SQLite's CROSS JOIN keeps the written order (contacts first); PostgreSQL plans
+    its own and takes no ON after CROSS JOIN."""
+    return "CROSS JOIN" if connection.vendor == "sqlite" else "JOIN"
+
+
+def _param(moment: datetime) -> Any:
+    return connection.ops.adapt_datetimefield_value(moment)
+
+
+def _first_contacts(low: datetime, high: datetime) -> tuple[str, list[Any]]:
+    """The CTE "first"(sid, at): for each engaged session started in [low, high), the
+    first contact by the same visitor or customer in [engaged_at, engaged_at + 7 d)."""
+    week, join = int(WEEK.total_seconds()), _join()
+    sql = f"""first AS (
+        SELECT sid, MIN(at) AS at FROM (
+            SELECT s.id AS sid, e.created_at AS at
+            FROM {EVENTS} e
+            {join} {SESSIONS} w ON w.id = e.session_id
+            {join} {SESSIONS} s ON s.visitor = w.visitor
+            WHERE e.kind = %s AND e.created_at >= %s AND e.created_at < %s
+              AND s.started_at >= %s AND s.started_at < %s AND s.engaged_at IS NOT NULL
+              AND e.created_at >= s.engaged_at AND e.created_at < {_later("s.engaged_at", week)}
+            UNION ALL
+            SELECT s.id AS sid, c.created_at AS at
+            FROM {CONVERSATIONS} c
+            {join} {SESSIONS} s ON s.customer_id = c.customer_id
+            WHERE c.created_at >= %s AND c.created_at < %s
+              AND s.started_at >= %s AND s.started_at < %s AND s.engaged_at IS NOT NULL
+              AND c.created_at >= s.engaged_at AND c.created_at < {_later("s.engaged_at", week)}
+        ) AS contacts GROUP BY sid
+    )"""
+    lo, hi, later = _param(low), _param(high), _param(high + WEEK)
+    params = [HelpEventKind.CONTACT, lo, later, lo, hi, lo, later, lo, hi]
+    return sql, params
+
+
+def _outcome_sql(now: datetime, *, distinct: bool) -> tuple[str, list[Any]]:
+    """Select-list aggregates of both windows over rows with s (a session) and f (its
+    first contact); `distinct` counts sessions once when rows are events."""
+    day = int(DAY.total_seconds())
+
+    def count(condition: str) -> str:
+        if distinct:
+            return f"COUNT(DISTINCT CASE WHEN {condition} THEN s.id END)"
+        return f"SUM(CASE WHEN {condition} THEN 1 ELSE 0 END)"
+
+    within_day = "s.engaged_at < %s AND f.at < " + _later("s.engaged_at", day)
+    sql = ", ".join(
+        [
+            count("s.engaged_at IS NOT NULL") + " AS engaged",
+            count("s.engaged_at < %s") + " AS closed_24h",
+            count(within_day) + " AS contacted_24h",
+            count("s.engaged_at < %s") + " AS closed_7d",
+            count("s.engaged_at < %s AND f.at IS NOT NULL") + " AS contacted_7d",
+        ]
     )
-    by_customer = Conversation.objects.filter(
-        customer_id=OuterRef(f"{session}customer_id"),
-        created_at__gte=start,
-        created_at__lt=end,
-    )
-    return Q(Exists(by_visitor)) | Q(Exists(by_customer))
+    cut_day, cut_week = _param(now - DAY), _param(now - WEEK)
+    return sql, [cut_day, cut_day, cut_week, cut_week]
+
+
+def _rows(sql: str, params: list[Any]) -> list[dict[str, Any]]:
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        names = [column[0] for column in cursor.description]
+        return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
 
 
 # --- ranges ----------------------------------------------------------------------------
@@ -179,27 +208,6 @@ class Outcome:
         self.contacted += other.contacted
 
 
-def _outcome_counts(now: datetime, *, prefix: str = "", distinct: str = "") -> dict[str, Count]:
-    """Aggregates for both windows. On sessions (`prefix` "") they count rows; on events
-    (`prefix` "session__", `distinct` "session") they count distinct sessions."""
-    target = distinct or "id"
-    is_distinct = bool(distinct)
-    engaged_at = f"{prefix}engaged_at"
-    counts = {
-        "engaged": Count(target, distinct=is_distinct, filter=Q(**{f"{engaged_at}__isnull": False}))
-    }
-    for key, window in (("24h", DAY), ("7d", WEEK)):
-        closed = Q(**{f"{engaged_at}__lt": now - window})
-        counts[f"closed_{key}"] = Count(target, distinct=is_distinct, filter=closed)
-        counts[f"contacted_{key}"] = Count(
-            target,
-            distinct=is_distinct,
-            # The cheap test first: the EXISTS runs only for closed windows.
-            filter=closed & contact_after(window, session=prefix, since=engaged_at),
-        )
-    return counts
-
-
 def _outcomes(row: dict[str, Any]) -> tuple[Outcome, Outcome]:
     engaged = row.get("engaged") or 0
     return (
@@ -226,29 +234,32 @@ def trend(
     now = now or timezone.now()
     periods = cut_periods(start, end, grain)
     points = [TrendPoint(p) for p in periods]
-    rows = (
-        sessions_between(start, end)
-        .annotate(bucket=_bucket([bounds(p.start, p.end)[0] for p in periods]))
-        .values("bucket")
-        .annotate(sessions=Count("id"), **_outcome_counts(now))
-        .order_by()
+    low, high = bounds(start, end)
+    first, first_params = _first_contacts(low, high)
+    outcome, outcome_params = _outcome_sql(now, distinct=False)
+    # The period a session started in: the last period start at or before it (a CASE
+    # in SQL rather than a time-zone function per row, which SQLite runs in Python).
+    starts = [bounds(p.start, p.end)[0] for p in periods]
+    whens = " ".join(
+        f"WHEN s.started_at >= %s THEN {index}" for index in reversed(range(len(starts)))
     )
-    for row in rows:
+    sql = (
+        f"WITH {first} SELECT CASE {whens} ELSE 0 END AS bucket, COUNT(*) AS sessions, "
+        f"{outcome} FROM {SESSIONS} s LEFT JOIN first f ON f.sid = s.id "
+        "WHERE s.started_at >= %s AND s.started_at < %s GROUP BY 1"
+    )
+    params = [
+        *first_params,
+        *[_param(m) for m in reversed(starts)],
+        *outcome_params,
+        _param(low),
+        _param(high),
+    ]
+    for row in _rows(sql, params):
         point = points[row["bucket"]]
         point.sessions = row["sessions"]
         point.day, point.week = _outcomes(row)
     return points
-
-
-def _bucket(starts: list[datetime]) -> Case:
-    """The index of the period a session started in: the last start at or before it.
-    A CASE in SQL rather than a time-zone function per row (SQLite runs those in
-    Python)."""
-    whens = [
-        When(started_at__gte=moment, then=Value(index))
-        for index, moment in reversed(list(enumerate(starts)))
-    ]
-    return Case(*whens, default=Value(0), output_field=IntegerField())
 
 
 @dataclass
@@ -338,17 +349,7 @@ def articles(start: date, end: date, *, now: datetime | None = None) -> list[Art
     (the window runs from the session's engaged_at), among sessions that viewed the
     article."""
     now = now or timezone.now()
-    viewed = (
-        events_between(start, end, HelpEventKind.VIEW)
-        .filter(article__isnull=False)
-        .values("article_id")
-        .annotate(
-            views=Count("id"),
-            sessions=Count("session", distinct=True),
-            **_outcome_counts(now, prefix="session__", distinct="session"),
-        )
-        .order_by()
-    )
+    viewed = _by_event(start, end, now, HelpEventKind.VIEW, group="e.article_id")
     rows: dict[int, dict[str, Any]] = {row["article_id"]: row for row in viewed}
     low, high = bounds(start, end)
     votes = (
@@ -365,12 +366,35 @@ def articles(start: date, end: date, *, now: datetime | None = None) -> list[Art
         if article_id not in found:
             continue  # deleted since
         item = found[article_id]
-        item.views, item.sessions = row.get("views", 0), row.get("sessions", 0)
+        item.views, item.sessions = row.get("events", 0), row.get("sessions", 0)
         item.helpful_yes, item.helpful_no = row.get("yes", 0), row.get("no", 0)
         item.day, item.week = _outcomes(row)
         result.append(item)
     result.sort(key=lambda r: (-r.views, -(r.helpful_yes + r.helpful_no), r.article_id))
     return result
+
+
+def _by_event(
+    start: date, end: date, now: datetime, kind: str, *, group: str = ""
+) -> list[dict[str, Any]]:
+    """Events of `kind` in the range (grouped by `group`, a column of e), with their
+    sessions' outcomes: views, distinct sessions, and both windows."""
+    low, high = bounds(start, end)
+    # A visit that began shortly before the range can still have an event in it.
+    first, first_params = _first_contacts(low - DAY, high)
+    outcome, outcome_params = _outcome_sql(now, distinct=True)
+    select = f"{group} AS {group.split('.')[-1]}, " if group else ""
+    sql = (
+        f"WITH {first} SELECT {select}COUNT(*) AS events, "
+        f"COUNT(DISTINCT e.session_id) AS sessions, {outcome} "
+        f"FROM {EVENTS} e JOIN {SESSIONS} s ON s.id = e.session_id "
+        "LEFT JOIN first f ON f.sid = s.id "
+        "WHERE e.kind = %s AND e.created_at >= %s AND e.created_at < %s"
+    )
+    if group:
+        sql += f" AND {group} IS NOT NULL GROUP BY {group}"
+    params = [*first_params, *outcome_params, kind, _param(low), _param(high)]
+    return _rows(sql, params)
 
 
 def _describe(ids: Iterable[int]) -> dict[int, ArticleRow]:
@@ -458,22 +482,43 @@ def searches_followed_by_contact(
     """Queries after which the same visitor or customer still opened a conversation
     within 24 h of the search (searches whose 24 h have passed), most often first."""
     now = now or timezone.now()
-    rows = (
-        events_between(start, end, HelpEventKind.SEARCH)
-        .exclude(query="")
-        .filter(created_at__lt=now - DAY)
-        .values("query")
-        .annotate(
-            searches=Count("id"),
-            followed=Count(
-                "id", filter=contact_after(DAY, session="session__", since="created_at")
-            ),
-            last_seen=Max("created_at"),
+    low, high = bounds(start, end)
+    high = min(high, now - DAY)
+    day, join = int(DAY.total_seconds()), _join()
+    # From each contact back to the searches of the same visitor or customer in the
+    # 24 h before it.
+    sql = f"""WITH followed AS (
+            SELECT q.id AS qid
+            FROM {EVENTS} e
+            {join} {SESSIONS} w ON w.id = e.session_id
+            {join} {SESSIONS} qs ON qs.visitor = w.visitor
+            {join} {EVENTS} q ON q.session_id = qs.id
+            WHERE e.kind = %s AND e.created_at >= %s AND e.created_at < %s
+              AND q.kind = %s AND q.created_at >= %s AND q.created_at < %s
+              AND q.created_at <= e.created_at AND q.created_at > {_later("e.created_at", -day)}
+            UNION
+            SELECT q.id AS qid
+            FROM {CONVERSATIONS} c
+            {join} {SESSIONS} qs ON qs.customer_id = c.customer_id
+            {join} {EVENTS} q ON q.session_id = qs.id
+            WHERE c.created_at >= %s AND c.created_at < %s
+              AND q.kind = %s AND q.created_at >= %s AND q.created_at < %s
+              AND q.created_at <= c.created_at AND q.created_at > {_later("c.created_at", -day)}
         )
-        .filter(followed__gt=0)
-        .order_by("-followed", "-searches", "query")[:limit]
-    )
-    return [GapRow(r["query"], r["searches"], r["last_seen"], r["followed"]) for r in rows]
+        SELECT q.query AS query, COUNT(*) AS searches, COUNT(f.qid) AS followed,
+            MAX(q.created_at) AS last_seen
+        FROM {EVENTS} q LEFT JOIN followed f ON f.qid = q.id
+        WHERE q.kind = %s AND q.created_at >= %s AND q.created_at < %s AND q.query <> ''
+        GROUP BY q.query HAVING COUNT(f.qid) > 0
+        ORDER BY followed DESC, searches DESC, query LIMIT %s"""
+    lo, hi, until = _param(low), _param(high), _param(high + DAY)
+    search = HelpEventKind.SEARCH
+    params = [
+        *(HelpEventKind.CONTACT, lo, until, search, lo, hi),
+        *(lo, until, search, lo, hi),
+        *(search, lo, hi, limit),
+    ]
+    return [GapRow(r["query"], r["searches"], None, r["followed"]) for r in _rows(sql, params)]
 
 
 # --- suggestions while writing a request ------------------------------------------------------
@@ -504,8 +549,7 @@ def suggestions(start: date, end: date, *, now: datetime | None = None) -> Sugge
     result.sessions_clicked = (
         clicks.filter(session__in=shown.values("session")).values("session").distinct().count()
     )
-    outcome = shown.aggregate(**_outcome_counts(now, prefix="session__", distinct="session"))
-    result.day = _outcomes(outcome)[0]
+    result.day = _outcomes(_by_event(start, end, now, HelpEventKind.SUGGESTIONS_SHOWN)[0])[0]
     return result
 
 
@@ -566,7 +610,6 @@ __all__ = [
     "Suggestions",
     "TrendPoint",
     "articles",
-    "contact_after",
     "overview",
     "report",
     "rewrite_candidates",
