@@ -84,7 +84,10 @@ class SearchForm(forms.Form):
 @login_required
 @require_GET
 def search_page(request: HttpRequest) -> HttpResponse:
-    form = SearchForm(request.GET)
+    params = request.GET.copy()
+    # A NUL in the box (pasted binary) is dropped, not refused: any text is a query.
+    params["q"] = params.get("q", "").replace("\x00", "")
+    form = SearchForm(params)
     context: dict[str, Any] = {"section": "search", "form": form, "query": ""}
     if not form.is_valid():
         context["query"] = str(request.GET.get("q", ""))[:MAX_QUERY].replace("\x00", "")
