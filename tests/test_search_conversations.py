@@ -21,6 +21,7 @@ from heedful.conversations.services import (
 )
 from heedful.core import outbox
 from heedful.inboxes.models import Inbox
+from heedful.search import backends
 from heedful.search.conversations import Filters, search_conversations
 from heedful.search.text import parse
 
@@ -229,3 +230,15 @@ def test_parse_keeps_only_words():
     )
     assert parse("*").terms == ()
     assert parse("a*").terms[0].prefix is False  # one letter is too short a prefix
+
+
+def test_bulk_loaders_index_messages_and_subjects_from_an_id(cast):
+    conversation = cast.conversation_a(subject="Manatee", text="The dugong replied")
+    first = conversation.messages.get().pk
+    if connection.vendor == "sqlite":  # as if written by a bulk loader, without events
+        with connection.cursor() as cursor:
+            cursor.execute("DELETE FROM search_message_fts")
+            cursor.execute("DELETE FROM search_subject_fts")
+    backends.index_messages_from(first)
+    assert found("manatee", cast.admin) == {conversation.pk}
+    assert found("dugong", cast.admin) == {conversation.pk}

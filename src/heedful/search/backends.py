@@ -86,38 +86,70 @@ def index_subjects(conversation_ids: Iterable[int]) -> None:
 
 
 def index_messages_from(first_message_id: int) -> None:
-    """Index every message from `first_message_id` on (bulk loaders)."""
+    """Index every message from `first_message_id` on, and the subjects of their
+    conversations (bulk loaders write rows without events)."""
     if connection.vendor != "sqlite":
         return
     with connection.cursor() as cursor:
+        cursor.execute(f"DELETE FROM {FTS_TABLE} WHERE rowid >= %s", [first_message_id])
+        _fill_messages(cursor, first_message_id)
         cursor.execute(
-            f"INSERT INTO {FTS_TABLE}(rowid, body_text) SELECT id, "
-            f"substr(body_text, 1, {INDEXED_CHARS}) FROM conversations_message "
-            "WHERE id >= %s AND delivery_status != %s",
-            [first_message_id, DeliveryStatus.CANCELLED],
+            "SELECT min(conversation_id) FROM conversations_message WHERE id >= %s",
+            [first_message_id],
         )
+        first_conversation = cursor.fetchone()[0]
+        if first_conversation is not None:
+            # Loaders write conversations in id order, with their messages.
+            cursor.execute(f"DELETE FROM {SUBJECT_TABLE} WHERE rowid >= %s", [first_conversation])
+            _fill_subjects(cursor, first_conversation)
+
+
+def _fill_messages(cursor: Any, first_id: int) -> None:
+    cursor.execute(
+        f"INSERT INTO {FTS_TABLE}(rowid, body_text) SELECT id, "
+        f"substr(body_text, 1, {INDEXED_CHARS}) FROM conversations_message "
+        "WHERE id >= %s AND delivery_status != %s",
+        [first_id, DeliveryStatus.CANCELLED],
+    )
+
+
+def _fill_subjects(cursor: Any, first_id: int) -> None:
+    cursor.execute(
+        f"INSERT INTO {SUBJECT_TABLE}(rowid, subject) SELECT id, subject "
+        "FROM conversations_conversation WHERE id >= %s",
+        [first_id],
+    )
+
+
+# The FTS5 tables as migration 0002 made them; a rebuild drops and makes them again,
+# which is much faster than deleting millions of rows one by one.
+FTS5_OPTIONS = "tokenize='unicode61 remove_diacritics 2', prefix='2 3'"
+SQLITE_TABLES = {
+    FTS_TABLE: f"CREATE VIRTUAL TABLE {FTS_TABLE} USING fts5(body_text, {FTS5_OPTIONS})",
+    SUBJECT_TABLE: f"CREATE VIRTUAL TABLE {SUBJECT_TABLE} USING fts5(subject, {FTS5_OPTIONS})",
+    articles.FTS_TABLE: f"CREATE VIRTUAL TABLE {articles.FTS_TABLE} USING fts5("
+    f"title, body_text, article_id UNINDEXED, {FTS5_OPTIONS})",
+}
 
 
 def rebuild_index() -> None:
     """Every index from scratch: after a restore, an upgrade, or a bulk load.
 
     PostgreSQL: REINDEX of the GIN indexes (their data is always current; this only
-    compacts them). SQLite: the FTS5 tables are emptied and filled again."""
+    compacts them). SQLite: the FTS5 tables are made again and filled."""
     with connection.cursor() as cursor:
         if connection.vendor != "sqlite":
             for name in ("search_message_tsv", "search_subject_tsv", "search_article_tsv"):
                 cursor.execute(f"REINDEX INDEX {name}")
             return
-        cursor.execute(f"DELETE FROM {FTS_TABLE}")
-        cursor.execute(f"DELETE FROM {SUBJECT_TABLE}")
-        cursor.execute(
-            f"INSERT INTO {SUBJECT_TABLE}(rowid, subject) "
-            "SELECT id, subject FROM conversations_conversation"
-        )
-    index_messages_from(0)
+        for table, create in SQLITE_TABLES.items():
+            cursor.execute(f"DROP TABLE IF EXISTS {table}")
+            cursor.execute(create)
+        _fill_messages(cursor, 0)
+        _fill_subjects(cursor, 0)
     articles.rebuild()
     with connection.cursor() as cursor:
-        for table in (FTS_TABLE, SUBJECT_TABLE, articles.FTS_TABLE):
+        for table in SQLITE_TABLES:
             cursor.execute(f"INSERT INTO {table}({table}) VALUES ('optimize')")
 
 
