@@ -427,7 +427,7 @@ def rewrite_candidates(
     end: date,
     *,
     min_views: int = REWRITE_MIN_VIEWS,
-    limit: int = 20,
+    limit: int = 10,
     now: datetime | None = None,
     rows: list[ArticleRow] | None = None,
 ) -> list[ArticleRow]:
