@@ -247,11 +247,6 @@ def test_search_finds_a_visible_match_behind_many_hidden_ones(cast, no_lag):
     assert search_messages("quokka", user=cast.agent_a, limit=1) == [visible]
 
 
-@pytest.mark.xfail(
-    ON_POSTGRESQL,
-    reason="PostgreSQL search has no unaccent while FTS5 removes diacritics",
-    strict=True,
-)
 def test_search_ignores_accents_on_every_database(cast, no_lag):
     message = receive(cast.inbound(text="Crème brûlée arrived cold")).message
     outbox.run_all()
