@@ -5,7 +5,6 @@ from collections import Counter as Tally
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
-from django.conf import settings as django_settings
 
 from heedful.conversations.models import ConversationEvent, EventType, Status
 from heedful.conversations.services import (
@@ -23,8 +22,6 @@ from heedful.insights.models import ConversationFact, DailyRollup
 from heedful.search.backends import INDEXED_EVENTS, search_messages
 
 pytestmark = pytest.mark.django_db
-
-ON_POSTGRESQL = django_settings.DATABASE_VENDOR == "postgresql"
 
 
 @pytest.fixture
