@@ -23,7 +23,7 @@ from django.db import connection, transaction
 
 from heedful.core.models import Counter
 from heedful.core.outbox import mark_all_caught_up
-from heedful.demo import texts
+from heedful.demo import help, texts
 from heedful.demo.load import Loader, loader_for, table_name
 from heedful.demo.people import make_people
 from heedful.demo.story import FACT_WAIT, Batch, Clock, Ids, Setting, make_setting, tell
@@ -66,6 +66,8 @@ WEEKDAYS = (1.15, 1.1, 1.05, 1.0, 0.95, 0.5, 0.45)
 PORTAL_DAYS = 30
 PORTAL_MIN_HISTORY = 60
 PORTAL_UPLIFT = 1.12
+# The demo's help-center articles were published this long before its history starts.
+HELP_HEAD_START = 14 * 86400
 
 Progress = Callable[[str], None]
 
@@ -86,6 +88,9 @@ class DemoSummary:
     opt_outs: int = 0
     portal_launch: date | None = None
     insights: int = 0
+    help_articles: int = 0
+    help_sessions: int = 0
+    help_events: int = 0
     first_customer_id: int | None = None
     first_number: int | None = None
     last_number: int | None = None
@@ -111,11 +116,14 @@ def load_demo(
     bulk: bool | None = None,
     progress: Progress | None = None,
     insights: bool = True,
+    help_center: bool = True,
 ) -> DemoSummary:
     """Write the demo; `bulk` forces (or forbids) dropping indexes during the load.
 
     With `insights`, the change detector then runs for every day since the portal
     launch, as its daily job would have, so the Insights feed tells the scenario.
+    With `help_center`, the demo help center's articles are written (once) and
+    help-center visits go with the conversations (demo.help).
     """
     if customers < 1 and conversations > 0:
         raise ValueError("conversations need at least one customer")
@@ -168,10 +176,30 @@ def load_demo(
 
         first_message = loader.next_id("messages")
         launch = portal_launch(window)
+        catalog = help.Catalog()
+        if help_center:
+            catalog = help.ensure_help_center(published=window[0] - HELP_HEAD_START, launch=launch)
+            summary.help_articles = len(catalog.ids)
+            phase.done("help_articles", f"{len(catalog.ids)} public help-center articles")
         if conversations:
             ledger = make_ledger(seed, customers)
             setting = make_setting(workspace, people, anchor, clock, ledger, launch)
-            _write_conversations(loader, setting, conversations, window, seed, summary, say)
+            visits = help.HelpWriter(
+                loader=loader,
+                catalog=catalog,
+                seed=seed,
+                window=window,
+                clock=clock,
+                conversations=conversations,
+            )
+            _write_conversations(loader, setting, conversations, window, seed, summary, say, visits)
+            finished = visits.finish()
+            summary.help_sessions, summary.help_events = finished.sessions, finished.events
+            summary.phases["help_visits"] = round(finished.seconds, 2)
+            say(
+                f"{finished.sessions:,} help-center visits, {finished.events:,} events, "
+                f"{finished.votes:,} votes ({finished.seconds:.1f}s of the conversations' time)"
+            )
             phase.done(
                 "conversations",
                 f"{summary.conversations:,} conversations, {summary.messages:,} messages, "
@@ -237,6 +265,7 @@ def _write_conversations(
     seed: int,
     summary: DemoSummary,
     say: Progress,
+    visits: help.HelpWriter,
 ) -> None:
     last_number = Counter.next("conversation", count)
     ids = Ids(
@@ -253,6 +282,7 @@ def _write_conversations(
     for batch in batches:
         for key in CONVERSATION_TABLES:
             loader.write(key, getattr(batch, key))
+        visits.write(batch.contacts)
         _count(summary, batch)
         now = time.monotonic()
         if now - reported > 5 or summary.conversations == count:

@@ -24,13 +24,17 @@ from heedful.customers.models import Customer, Identity, Organization
 from heedful.demo.story import FACT_COLUMNS
 from heedful.demo.surveys import INVITATION_COLUMNS, OPT_OUT_COLUMNS, RESPONSE_COLUMNS
 from heedful.insights.models import ConversationFact
+from heedful.knowledge.models import ArticleFeedback, HelpEvent, HelpSession
 from heedful.search.backends import FTS_TABLE
 from heedful.surveys.models import SurveyInvitation, SurveyOptOut, SurveyResponse
 
 # key -> (model, attribute names in row order). Events, participants, tags, survey
-# responses and opt-outs get their ids from the database; nothing refers to them.
+# responses, opt-outs, help events and votes get their ids from the database; nothing
+# refers to them.
 TABLES: dict[str, tuple[type[Model], tuple[str, ...]]] = {
-    "organizations": (Organization, ("id", "name", "domain", "notes", "created_at")),
+    "organizations": (
+        Organization, ("id", "name", "domain", "notes", "share_requests", "created_at")
+    ),
     "customers": (
         Customer,
         (
@@ -70,6 +74,21 @@ TABLES: dict[str, tuple[type[Model], tuple[str, ...]]] = {
     "invitations": (SurveyInvitation, INVITATION_COLUMNS),
     "responses": (SurveyResponse, RESPONSE_COLUMNS),
     "opt_outs": (SurveyOptOut, OPT_OUT_COLUMNS),
+    "help_sessions": (
+        HelpSession,
+        ("id", "key", "visitor", "customer_id", "started_at", "last_seen_at", "engaged_at"),
+    ),
+    "help_events": (
+        HelpEvent,
+        (
+            "session_id", "kind", "article_id", "query", "results", "articles",
+            "conversation_id", "created_at",
+        ),
+    ),
+    "help_feedback": (
+        ArticleFeedback,
+        ("article_id", "language", "helpful", "comment", "session_id", "created_at"),
+    ),
 }  # fmt: skip
 
 

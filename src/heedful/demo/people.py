@@ -76,7 +76,9 @@ def make_people(
     state = _IdState(first_identity_id)
 
     def chunks() -> Iterator[PeopleRows]:
-        org_rows = [(oid, name, domain, "", created_at) for oid, name, domain in organizations]
+        org_rows = [
+            (oid, name, domain, "", False, created_at) for oid, name, domain in organizations
+        ]
         for start in range(0, count, chunk_size):
             rows = PeopleRows(org_rows, [], [])
             org_rows = []

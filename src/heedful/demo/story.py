@@ -92,6 +92,9 @@ class Batch:
     invitations: list[Row] = field(default_factory=list)
     responses: list[Row] = field(default_factory=list)
     opt_outs: list[Row] = field(default_factory=list)
+    # Not a table: each conversation's (id, customer position, customer id, created
+    # at, channel, topic key), for the help-center visits that go with it (demo.help).
+    contacts: list[Row] = field(default_factory=list)
     inbound: int = 0
     replies: int = 0
     notes: int = 0
@@ -559,6 +562,7 @@ def tell(setting: Setting, batch: Batch, ids: Ids, rng: random.Random, t: int) -
     thread.receive(opening, identity, inbox, _external_id(rng, channel, ids.message))
     _work(thread, setting, topic, values, rng, channel)
     thread.finish()
+    batch.contacts.append((thread.id, customer, thread.customer_id, t, channel, topic.key))
     _survey(thread, setting, rng, topic is texts.PORTAL_TOPIC)
 
 
