@@ -404,7 +404,7 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
     from heedful.accounts.models import User
     from heedful.conversations.models import Conversation
     from heedful.search.articles import search_articles
-    from heedful.search.conversations import Filters, search_conversations
+    from heedful.search.conversations import Filters, Sort, search_conversations
 
     vocab = vocabulary()
     first_conversation = Conversation.objects.order_by("id").values_list("id", flat=True).first()
@@ -414,26 +414,28 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
         "agent": User.objects.get(email=AGENT_EMAIL),
     }
     today = datetime.now(UTC).date()
-    filter_sets = {
-        "none": Filters(),
-        "status+channel": Filters(status="open", channel="chat"),
-        "last 30 days": Filters(since=today - timedelta(days=30), until=today),
+    filter_sets: dict[str, tuple[Filters, Sort]] = {
+        "none": (Filters(), "newest"),
+        "status+channel": (Filters(status="open", channel="chat"), "newest"),
+        "last 30 days": (Filters(since=today - timedelta(days=30), until=today), "newest"),
+        "best match": (Filters(), "relevance"),
     }
     cells: list[dict[str, Any]] = []
     for category, queries in sets.items():
         for who, user in users.items():
-            for fname, filters in filter_sets.items():
+            for fname, (filters, sort) in filter_sets.items():
                 state = {"i": 0, "hits": 0, "bodies": 0}
 
                 def run(
                     user: Any = user,
                     filters: Filters = filters,
+                    sort: Sort = sort,
                     queries: list[str] = queries,
                     state: dict[str, int] = state,
                 ) -> None:
                     query = queries[state["i"] % len(queries)]
                     state["i"] += 1
-                    found = search_conversations(query, user=user, filters=filters)
+                    found = search_conversations(query, user=user, filters=filters, sort=sort)
                     state["hits"] += len(found.hits)
                     state["bodies"] += sum(1 for h in found.hits if h.message is not None)
 

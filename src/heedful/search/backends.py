@@ -173,7 +173,8 @@ def match_messages(
     match `query`, among rows of `m` (message) and `c` (conversation) passing `where`."""
     if connection.vendor == "sqlite":
         sql = (
-            f"SELECT m.id, m.conversation_id, m.created_at FROM {FTS_TABLE} "
+            # Text, not datetime: no per-row conversion; ISO text sorts as time does.
+            f"SELECT m.id, m.conversation_id, CAST(m.created_at AS TEXT) FROM {FTS_TABLE} "
             f"JOIN conversations_message m ON m.id = {FTS_TABLE}.rowid "
             "JOIN conversations_conversation c ON c.id = m.conversation_id "
             f"WHERE {FTS_TABLE} MATCH %s AND {where} ORDER BY {FTS_TABLE}.rowid DESC LIMIT %s"
@@ -191,24 +192,27 @@ def match_messages(
         return list(cursor.fetchall())
 
 
-def match_subjects(query: Query, *, where: str, params: list[Any], limit: int) -> list[int]:
-    """Ids of the newest `limit` conversations (`c`) whose subject matches."""
+def match_subjects(
+    query: Query, *, where: str, params: list[Any], limit: int
+) -> list[tuple[int, Any]]:
+    """(id, created_at) of the newest `limit` conversations (`c`) whose subject matches."""
     if connection.vendor == "sqlite":
         sql = (
-            f"SELECT c.id FROM {SUBJECT_TABLE} JOIN conversations_conversation c "
+            f"SELECT c.id, CAST(c.created_at AS TEXT) FROM {SUBJECT_TABLE} "
+            "JOIN conversations_conversation c "
             f"ON c.id = {SUBJECT_TABLE}.rowid WHERE {SUBJECT_TABLE} MATCH %s AND {where} "
             f"ORDER BY {SUBJECT_TABLE}.rowid DESC LIMIT %s"
         )
         match: str = query.fts5()
     else:
         sql = (
-            f"SELECT c.id FROM conversations_conversation c WHERE {PG_SUBJECT_MATCH} "
-            f"AND {where} ORDER BY c.id DESC LIMIT %s"
+            "SELECT c.id, c.created_at FROM conversations_conversation c "
+            f"WHERE {PG_SUBJECT_MATCH} AND {where} ORDER BY c.id DESC LIMIT %s"
         )
         match = query.tsquery()
     with connection.cursor() as cursor:
         cursor.execute(sql, [match, *params, limit])
-        return [row[0] for row in cursor.fetchall()]
+        return list(cursor.fetchall())
 
 
 def search_messages(query: str, *, user: "User | Any", limit: int = 50) -> list[Message]:

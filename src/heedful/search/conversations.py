@@ -186,32 +186,23 @@ def _window(query: Query, scope: tuple[str, list[Any]], filters: Filters) -> _Wi
     found: dict[int, tuple[int | None, Any]] = {}
     for message_id, conversation_id, created_at in messages:  # newest first
         found.setdefault(conversation_id, (message_id, created_at))
-    missing = [cid for cid in subjects if cid not in found]
-    created = dict(Conversation.objects.filter(pk__in=missing).values_list("pk", "created_at"))
-    for cid in missing:
-        if cid in created:
-            found[cid] = (None, created[cid])
+    for conversation_id, created_at in subjects:
+        found.setdefault(conversation_id, (None, created_at))
     capped = len(messages) >= WINDOW or len(subjects) >= WINDOW
-    return _Window(found, set(subjects), capped)
+    return _Window(found, {cid for cid, _ in subjects}, capped)
 
 
 def _order(window: _Window, query: Query, sort: Sort) -> list[tuple[int, int | None, bool]]:
-    """(conversation id, message id, subject matched), in the order shown."""
+    """(conversation id, message id, subject matched), in the order shown. Times are
+    datetimes (PostgreSQL) or ISO text (SQLite): either sorts as time does."""
     rows = [
         (cid, mid, cid in window.subject_ids, when) for cid, (mid, when) in window.found.items()
     ]
+    rows.sort(key=lambda r: (r[3], r[0]), reverse=True)
     if sort == "relevance":
         scores = _scores(rows, query)
-        rows.sort(key=lambda r: (-scores[r[0]], -_ts(r[3]), -r[0]))
-    else:
-        rows.sort(key=lambda r: (-_ts(r[3]), -r[0]))
+        rows.sort(key=lambda r: scores[r[0]], reverse=True)  # stable: newest first on a tie
     return [(cid, mid, subject) for cid, mid, subject, _ in rows]
-
-
-def _ts(value: Any) -> float:
-    if isinstance(value, str):  # SQLite returns text
-        value = datetime.fromisoformat(value)
-    return float(value.timestamp()) if value else 0.0
 
 
 def _scores(rows: list[tuple[int, int | None, bool, Any]], query: Query) -> dict[int, float]:
@@ -242,21 +233,23 @@ def _hits(rows: list[tuple[int, int | None, bool]], query: Query) -> list[Conver
     hits = []
     for cid, mid, _ in rows:
         conversation = conversations.get(cid)
-        message = messages.get(mid) if mid else None
         if conversation is None:
             continue
+        message = messages.get(mid) if mid else None
         # The index said so; the current text must agree (never show a stale row).
-        if message is not None and not text.matches(message.body_text, query):
+        snippet = text.highlight(message.body_text, query) if message else None
+        if snippet is None:
             message = None
-        if message is None and not text.matches(conversation.subject, query):
-            continue
+            if not text.matches(conversation.subject, query):
+                continue
+        subject = conversation.subject
         hits.append(
             ConversationHit(
                 conversation=conversation,
                 message=message,
-                snippet=text.snippet(message.body_text, query) if message else SafeString(""),
-                subject=text.snippet(conversation.subject, query, width=255)
-                if conversation.subject
+                snippet=snippet or SafeString(""),
+                subject=text.snippet(subject, query, width=255)
+                if subject
                 else SafeString(escape("(no subject)")),
             )
         )

@@ -36,9 +36,10 @@ MESSAGE_FTS = "search_message_fts"
 # PostgreSQL: each message's words, stored and GIN-indexed (search migration 0003).
 PG_DOCUMENT = "m.search_tsv"
 CANDIDATES = 1000
-# SQLite's bm25 counts, per query word, every message holding it; words in more
-# messages than this say little about a conversation and would cost a scan of their
-# whole list, so they are left out (the vocabulary table says how many hold each).
+# Words held by more messages than this (or a tenth of a small corpus) say little
+# about a conversation and cost the most to look up (SQLite's bm25 reads each query
+# word's whole message list), so they are left out: SQLite counts them in the FTS5
+# vocabulary, PostgreSQL estimates them from its statistics.
 MAX_WORD_MESSAGES = 20_000
 MAX_WORDS = 8
 LATEST_MESSAGES = 3
@@ -71,8 +72,7 @@ def similar_solved(
     """Solved or closed conversations `user` may see that share distinctive words
     with `conversation` (never itself), best first."""
     chosen = distinctive_words(conversation_text(conversation))
-    if connection.vendor == "sqlite":
-        chosen = _rare_enough(chosen)
+    chosen = _rare_enough(chosen) if connection.vendor == "sqlite" else _not_common(chosen)
     if not chosen:
         return []
     query = text.any_of([text.Term((word,)) for word in chosen])
@@ -126,6 +126,29 @@ def _rare_enough(words: list[str]) -> list[str]:
     ceiling = max(50, min(MAX_WORD_MESSAGES, rows // 10))
     kept = [w for w in words if 0 < counts.get(w, 0) <= ceiling]
     return sorted(kept, key=lambda w: counts[w])[:MAX_WORDS]
+
+
+def _not_common(words: list[str]) -> list[str]:
+    """PostgreSQL: leave out the words its statistics list as held by too many
+    messages (the same ceiling as on SQLite); a word missing there is rare enough.
+
+    `pg_stats` is the planner's sample (most common elements of the stored tsvector,
+    kept by ANALYZE): a catalog read, no scan. Without statistics, every word stays."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT s.most_common_elems::text::text[], s.most_common_elem_freqs, c.reltuples "
+            "FROM pg_stats s JOIN pg_class c ON c.relname = s.tablename "
+            "WHERE s.tablename = 'conversations_message' AND s.attname = 'search_tsv' "
+            "AND s.schemaname = current_schema()"
+        )
+        row = cursor.fetchone()
+    if not row or not row[0]:
+        return words[:MAX_WORDS]
+    elements, freqs, rows = row
+    share = dict(zip(elements, freqs, strict=False))
+    ceiling = max(50, min(MAX_WORD_MESSAGES, int(rows) // 10))
+    kept = [w for w in words if share.get(w, 0.0) * max(rows, 0) <= ceiling]
+    return sorted(kept, key=lambda w: share.get(w, 0.0))[:MAX_WORDS]
 
 
 def _access_condition(user: "User | Any") -> tuple[str, list[Any]]:

@@ -178,10 +178,24 @@ def score(text: str, query: Query) -> float:
     return len(_matched(spans, query)) / (len(spans) ** 0.5)
 
 
+def highlight(text: str, query: Query, *, width: int = 240) -> SafeString | None:
+    """The snippet of `text` if it matches every term of `query`, else None."""
+    spans = _spans(text)
+    folded = [w for _, _, w in spans]
+    every = all(
+        any(_term_at(t, folded, i) for i in range(len(folded) - len(t.words) + 1))
+        for t in query.terms
+    )
+    return _snippet(text, spans, query, width) if every and query else None
+
+
 def snippet(text: str, query: Query, *, width: int = 240) -> SafeString:
     """Escaped text around the first match, each matched word in <mark>. Without a
     match, the start of the text."""
-    spans = _spans(text)
+    return _snippet(text, _spans(text), query, width)
+
+
+def _snippet(text: str, spans: list[tuple[int, int, str]], query: Query, width: int) -> SafeString:
     hits = _matched(spans, query) if query else set()
     first = min(hits) if hits else 0
     # A few words of context before the first match; the very start when it is near.
