@@ -159,3 +159,24 @@ def test_a_conversation_without_distinctive_words_finds_nothing(cast: Any) -> No
     conversation = cast.conversation_a(subject="hi", text="hello, thanks")
     outbox.run_all()
     assert similar_solved(conversation, cast.admin) == []
+
+
+def test_words_in_too_many_messages_are_left_out(cast: Any) -> None:
+    """ "wifi" is in 56 of 57 messages: over the ceiling (50 in a small corpus), so only
+    "router" is asked for (on PostgreSQL once its statistics know the counts)."""
+    from django.db import connection
+
+    from heedful.conversations.models import Conversation
+
+    made = [
+        cast.conversation_a(subject=f"Case {i}", text=f"wifi again {i}", address=f"w{i}@c.test")
+        for i in range(55)
+    ]
+    router = cast.conversation_a(subject="Router", text="router and wifi", address="r@c.test")
+    Conversation.objects.filter(pk__in=[c.pk for c in [*made, router]]).update(status="solved")
+    conversation = cast.conversation_a(subject="Help", text="router wifi", address="o@c.test")
+    outbox.run_all()
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("ANALYZE conversations_message")
+    assert [s.conversation.pk for s in similar_solved(conversation, cast.agent_a)] == [router.pk]
