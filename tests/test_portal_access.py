@@ -6,6 +6,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from django.core.files.base import ContentFile
 from django.test import Client
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
@@ -94,9 +95,8 @@ def world(cast: Any, settings: Any) -> Any:
         )
         Message.objects.filter(pk=automatic.pk).update(delivery_status=DeliveryStatus.SENT)
         noted = Message.objects.get(conversation=conversation, is_note=True)
-        Attachment.objects.create(
-            message=noted, file="attachments/x/note", filename="note.pdf", size=1, sha256="0"
-        )
+        on_note = Attachment(message=noted, filename="note.pdf", size=6, sha256="0")
+        on_note.file.save("note", ContentFile(b"SECRET"), save=True)
     cast.one, cast.two = one, two
     cast.one_email, cast.one_sms, cast.two_conv = one_email, one_sms, two_conv
     return cast

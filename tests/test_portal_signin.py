@@ -273,3 +273,21 @@ def test_the_sign_in_row_expires_after_the_configured_minutes(
     ask(client)
     row = PortalSignIn.objects.get()
     assert row.expires_at - row.created_at == timedelta(minutes=7)
+
+
+def test_no_sign_in_email_goes_to_a_suppressed_address(one: Any, client: Client) -> None:
+    from django.utils import timezone
+
+    from heedful.inboxes.models import EmailSuppression
+
+    EmailSuppression.objects.create(address=ONE, hard_bounces=3, suppressed_at=timezone.now())
+    assert ask(client).status_code == 302  # the same answer as ever
+    assert mail.outbox == [] and not PortalSignIn.objects.exists()
+
+
+def test_a_retried_task_stores_its_sign_in_once(one: Any) -> None:
+    from heedful.portal.auth import Pending, deliver_sign_in
+
+    pending = Pending(email=ONE, token="t" * 43, code="123456")
+    assert deliver_sign_in(pending) and deliver_sign_in(pending)
+    assert PortalSignIn.objects.count() == 1 and len(mail.outbox) == 2
