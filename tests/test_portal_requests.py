@@ -180,3 +180,35 @@ def test_signed_out_visitors_are_sent_to_sign_in(mine: Conversation) -> None:
         assert response.status_code == 302 and response["Location"] == "/portal/sign-in/"
     anonymous.post(f"/portal/requests/{mine.number}/", {"message": "x", "submission_id": "y"})
     assert Message.objects.filter(conversation=mine).count() == 1
+
+
+@pytest.mark.parametrize(
+    ("method", "url", "data", "status"),
+    [
+        ("post", "/portal/sign-in/", {"email": "a" * 5000 + "@example.com"}, 400),
+        ("post", "/portal/sign-in/", {"email": "x@y.z\x00"}, 400),
+        ("post", "/portal/sign-in/", {}, 400),
+        ("post", "/portal/sign-in/check/", {"code": "١٢٣٤٥٦"}, 302),  # no pending sign-in
+        ("get", "/portal/sign-in/%F0%9F%92%A5%ED%A0%80/", {}, 404),
+        ("get", "/portal/requests/99999999999999999999999/", {}, 404),
+        ("get", "/portal/attachments/99999999999999999999999/", {}, 404),
+        ("get", "/portal/?page=99999999999999999999&scope=%00", {}, 200),
+        (
+            "post",
+            "/portal/requests/new/",
+            {"subject": "s", "message": "m", "submission_id": "x" * 99},
+            400,
+        ),
+        (
+            "post",
+            "/portal/requests/new/",
+            {"subject": "s\x00", "message": "m", "submission_id": "x"},
+            400,
+        ),
+    ],
+)
+def test_bad_input_is_a_clear_answer_never_a_500(
+    client: Client, method: str, url: str, data: dict[str, str], status: int
+) -> None:
+    response = getattr(client, method)(url, data)
+    assert response.status_code == status
