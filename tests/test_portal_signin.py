@@ -291,3 +291,20 @@ def test_a_retried_task_stores_its_sign_in_once(one: Any) -> None:
     pending = Pending(email=ONE, token="t" * 43, code="123456")
     assert deliver_sign_in(pending) and deliver_sign_in(pending)
     assert PortalSignIn.objects.count() == 1 and len(mail.outbox) == 2
+
+
+def test_typing_codes_reveals_nothing_about_the_address(
+    one: Any, clock: Any, settings: Any
+) -> None:
+    """Known and unknown addresses answer alike: wrong code, spent link, expiry."""
+    answers = []
+    for email in (ONE, "nobody@customer.test"):
+        client = Client()
+        ask(client, email)
+        token, code = link_and_code()  # for the unknown address: the known one's, again
+        Client().post(f"/portal/sign-in/{token}/")  # the link is used up
+        first = client.post("/portal/sign-in/check/", {"code": code})
+        clock.advance(minutes=settings.HEEDFUL_PORTAL_LINK_MINUTES, seconds=1)
+        later = client.post("/portal/sign-in/check/", {"code": "000000"})
+        answers.append((first.status_code, later.status_code, "not right" in first.text))
+    assert answers[0] == answers[1] == (400, 410, True)

@@ -237,7 +237,9 @@ def _code_failed(
     request: HttpRequest, form: CodeForm, email: str, failed: auth.SignInFailed
 ) -> HttpResponse:
     if failed.reason == "wrong-code":
-        form.add_error("code", "That code is not right. Please check the email and try again.")
+        form.add_error(
+            "code", "That code is not right, or it was already used. Please check the email."
+        )
         return _page(request, "check_email.html", {"form": form, "email": email}, status=400)
     if failed.reason == "locked":
         return _page(request, "link_problem.html", {"reason": "locked"}, status=429)

@@ -77,7 +77,13 @@ def start_sign_in(session: "SessionBase", email: str) -> Pending:
     pending = Pending(
         email=email, token=secrets.token_urlsafe(32), code=f"{secrets.randbelow(10**6):06d}"
     )
-    session[SESSION_PENDING] = {"h": pending.token_hash, "e": email, "tries": 0}
+    expires = timezone.now() + timedelta(minutes=settings.HEEDFUL_PORTAL_LINK_MINUTES)
+    session[SESSION_PENDING] = {
+        "h": pending.token_hash,
+        "e": email,
+        "tries": 0,
+        "exp": expires.timestamp(),
+    }
     return pending
 
 
@@ -168,28 +174,43 @@ def consume(sign_in: PortalSignIn) -> Customer:
 def check_code(session: "SessionBase", code: str) -> PortalSignIn:
     """The session's pending sign-in if `code` is its code; raises SignInFailed.
 
-    Wrong codes count on the sign-in (it dies after MAX_CODE_TRIES) and in the session,
-    so an address we do not know locks out after as many tries as a known one.
+    Every answer is decided by what the session holds (its expiry, its count of wrong
+    tries), never by whether a row exists: an attempt for an address we do not know
+    expires, fails and locks out exactly like one for a customer's address, so typing
+    codes reveals nothing. A row that is spent (used, expired, locked) is a wrong code.
+    Wrong codes also count on the row, which dies after MAX_CODE_TRIES.
     """
     data = session.get(SESSION_PENDING)
     if not data:
         raise SignInFailed("no-pending", 400)
-    if int(data.get("tries", 0)) >= MAX_CODE_TRIES:
+    tries = int(data.get("tries", 0))
+    if tries >= MAX_CODE_TRIES:
         raise SignInFailed("locked", 429)
+    if float(data.get("exp", 0)) <= timezone.now().timestamp():
+        raise SignInFailed("expired", 410)
     token_hash = str(data["h"])
     sign_in = PortalSignIn.objects.filter(token_hash=token_hash).first()
-    if sign_in is not None:
-        _check_usable(sign_in)
-    cleaned = "".join(code.split())
     wanted = sign_in.code_hash if sign_in is not None else ""
-    if sign_in is not None and hmac.compare_digest(wanted, code_digest(token_hash, cleaned)):
+    given = code_digest(token_hash, "".join(code.split()))
+    if sign_in is not None and hmac.compare_digest(wanted, given) and _usable(sign_in):
         return sign_in
-    session[SESSION_PENDING] = {**data, "tries": int(data.get("tries", 0)) + 1}
-    if sign_in is not None:
-        PortalSignIn.objects.filter(pk=sign_in.pk).update(failed_attempts=F("failed_attempts") + 1)
-    if int(data.get("tries", 0)) + 1 >= MAX_CODE_TRIES:
+    session[SESSION_PENDING] = {**data, "tries": tries + 1}
+    # The same UPDATE whether or not a row exists (it matches none for an unknown
+    # address), so a wrong code takes as long either way.
+    PortalSignIn.objects.filter(token_hash=token_hash).update(
+        failed_attempts=F("failed_attempts") + 1
+    )
+    if tries + 1 >= MAX_CODE_TRIES:
         raise SignInFailed("locked", 429)
     raise SignInFailed("wrong-code", 400)
+
+
+def _usable(sign_in: PortalSignIn) -> bool:
+    try:
+        _check_usable(sign_in)
+    except SignInFailed:
+        return False
+    return True
 
 
 def sign_in(request: HttpRequest, customer: Customer, identity_id: int) -> None:
