@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from django.core.cache import cache
 from django.db import connection
 from django.db.models import OuterRef, Subquery
 
@@ -42,6 +43,7 @@ CANDIDATES = 1000
 # vocabulary, PostgreSQL estimates them from its statistics.
 MAX_WORD_MESSAGES = 20_000
 MAX_WORDS = 8
+COUNT_SECONDS = 3600
 LATEST_MESSAGES = 3
 SNIPPET_CHARS = 220
 SOLVED = (Status.SOLVED.value, Status.CLOSED.value)
@@ -112,20 +114,35 @@ def _rare_enough(words: list[str]) -> list[str]:
     """The words found in some messages but not in too many, rarest first (SQLite)."""
     if not words:
         return []
-    vocab = "temp.search_message_vocab"
-    marks = ", ".join(["%s"] * len(words))
     with connection.cursor() as cursor:
-        # fts5vocab reads the index's own term list: one seek per word, no scan.
-        cursor.execute(
-            f"CREATE VIRTUAL TABLE IF NOT EXISTS {vocab} USING fts5vocab(main, {MESSAGE_FTS}, row)"
-        )
         cursor.execute(f"SELECT max(rowid) FROM {MESSAGE_FTS}")
-        rows = cursor.fetchone()[0] or 0
-        cursor.execute(f"SELECT term, doc FROM {vocab} WHERE term IN ({marks})", words)
-        counts = dict(cursor.fetchall())
-    ceiling = max(50, min(MAX_WORD_MESSAGES, rows // 10))
-    kept = [w for w in words if 0 < counts.get(w, 0) <= ceiling]
+        ceiling = max(50, min(MAX_WORD_MESSAGES, (cursor.fetchone()[0] or 0) // 10))
+    counts = _message_counts(words, ceiling)
+    kept = [w for w in words if 0 < counts[w] <= ceiling]
     return sorted(kept, key=lambda w: counts[w])[:MAX_WORDS]
+
+
+def _message_counts(words: list[str], ceiling: int) -> dict[str, int]:
+    """How many messages hold each word, counted up to ceiling + 1.
+
+    FTS5 keeps no per-word totals (its vocabulary table counts by reading the word's
+    whole list), so each word is counted with a LIMIT, which bounds the work, and the
+    answer is cached for an hour: support words recur from one conversation to the
+    next, and a count only decides "too common or not"."""
+    keys = {word: f"similar-count:{ceiling}:{word}" for word in words}
+    cached = cache.get_many(list(keys.values()))
+    counts = {word: cached[key] for word, key in keys.items() if key in cached}
+    missing = [word for word in words if word not in counts]
+    with connection.cursor() as cursor:
+        for word in missing:
+            cursor.execute(
+                f"SELECT count(*) FROM (SELECT 1 FROM {MESSAGE_FTS} "
+                f"WHERE {MESSAGE_FTS} MATCH %s LIMIT %s)",
+                [text.Term((word,)).fts5(), ceiling + 1],
+            )
+            counts[word] = int(cursor.fetchone()[0])
+    cache.set_many({keys[word]: counts[word] for word in missing}, COUNT_SECONDS)
+    return counts
 
 
 def _not_common(words: list[str]) -> list[str]:
