@@ -1,7 +1,8 @@
 """Similar solved conversations, for the assist panel beside a reply.
 
 The open conversation's distinctive words (the same choice of words as article
-suggestions) are OR-ed into one full-text query over the message index: FTS5 with
+suggestions, less those held by too many messages) are OR-ed into one full-text
+query over the message index: FTS5 with
 bm25 on SQLite, the GIN expression index with ts_rank on PostgreSQL. Only messages
 of solved or closed conversations the agent may see are read -- the access rule is
 inside the query, so what the agent may not see never crowds out what they may --
