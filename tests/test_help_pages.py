@@ -31,6 +31,9 @@ def test_home_lists_categories_with_counts_and_links_to_contact_and_requests(
     assert 'href="/contact/"' in page and 'href="/portal/"' in page
     assert 'href="/help/privacy/"' in page
     assert 'role="search"' in page and 'for="home-q"' in page
+    # Landmarks and a skip link for keyboard and screen-reader users.
+    assert 'class="skip-link" href="#main"' in page and '<main id="main"' in page
+    assert 'aria-label="Main"' in page and "<footer" in page
 
 
 def test_popular_is_by_recent_views_then_promoted(visitor: Client, kb: Kb) -> None:
