@@ -416,3 +416,29 @@ def test_status_changes_return_only_to_knowledge_pages(agent: Any, cast: Any) ->
         assert response["Location"] == reverse("workspace:knowledge_article", args=[article.pk])
     upload = reverse("workspace:knowledge_upload", args=[article.pk])
     assert agent.post(upload, {"lang": "zz\r\n"}).status_code == 400
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_saves_at_the_same_moment_from_one_base_keep_one(
+    migrated_rows: None, cast: Any, run_at_once: Any
+) -> None:
+    from heedful.core.errors import Conflict
+
+    article = article_of(cast)
+    base = services.latest_revision_id(article, "en")
+
+    def save(words: str) -> Any:
+        return lambda: services.save_translation(
+            article=article,
+            actor=cast.agent_a,
+            language="en",
+            title="Track your parcel",
+            body_markdown=words,
+            base_revision_id=base,
+        )
+
+    outcomes = run_at_once(save("first"), save("second"))
+    assert sum(isinstance(o, Conflict) for o in outcomes) == 1, outcomes
+    saved = article.translations.get().body_markdown
+    assert saved in ("first", "second")
+    assert ArticleRevision.objects.filter(translation__article=article).count() == 2
