@@ -108,8 +108,8 @@ def _first_contacts(low: datetime, high: datetime) -> tuple[str, list[Any]]:
               AND e.created_at >= s.engaged_at AND e.created_at < {_later("s.engaged_at", week)}
             UNION ALL
             SELECT s.id AS sid, c.created_at AS at
-            FROM {CONVERSATIONS} c
-            {join} {SESSIONS} s ON s.customer_id = c.customer_id
+            FROM {SESSIONS} s
+            JOIN {CONVERSATIONS} c ON c.customer_id = s.customer_id
             WHERE c.created_at >= %s AND c.created_at < %s
               AND s.started_at >= %s AND s.started_at < %s AND s.engaged_at IS NOT NULL
               AND c.created_at >= s.engaged_at AND c.created_at < {_later("s.engaged_at", week)}
@@ -505,11 +505,13 @@ def searches_followed_by_contact(
               AND q.kind = %s AND q.created_at >= %s AND q.created_at < %s
               AND q.created_at <= c.created_at AND q.created_at > {_later("c.created_at", -day)}
         )
-        SELECT q.query AS query, COUNT(*) AS searches, COUNT(f.qid) AS followed,
+        SELECT q.query AS query, COUNT(*) AS searches,
+            SUM(CASE WHEN q.id IN (SELECT qid FROM followed) THEN 1 ELSE 0 END) AS followed,
             MAX(q.created_at) AS last_seen
-        FROM {EVENTS} q LEFT JOIN followed f ON f.qid = q.id
+        FROM {EVENTS} q
         WHERE q.kind = %s AND q.created_at >= %s AND q.created_at < %s AND q.query <> ''
-        GROUP BY q.query HAVING COUNT(f.qid) > 0
+        GROUP BY q.query
+        HAVING SUM(CASE WHEN q.id IN (SELECT qid FROM followed) THEN 1 ELSE 0 END) > 0
         ORDER BY followed DESC, searches DESC, query LIMIT %s"""
     lo, hi, until = _param(low), _param(high), _param(high + DAY)
     search = HelpEventKind.SEARCH
