@@ -212,3 +212,15 @@ def test_bad_input_is_a_clear_answer_never_a_500(
 ) -> None:
     response = getattr(client, method)(url, data)
     assert response.status_code == status
+
+
+@pytest.mark.parametrize(("stored", "hint"), [(42, 42), ("42", None), (True, None), (-1, None)])
+def test_a_stored_portal_reply_keeps_its_conversation_for_a_retry(
+    stored: object, hint: int | None
+) -> None:
+    from heedful.inboxes.webform.intake import from_raw, to_raw
+
+    fields = {"email": "a@example.com", "name": "A", "subject": "s", "message": "m"}
+    payload = to_raw({**fields, "submission_id": "x" * 32, "conversation": stored}, [])
+    inbox = Inbox(kind="webform", name="form")
+    assert from_raw(inbox, payload).conversation_hint == hint

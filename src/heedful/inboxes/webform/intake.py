@@ -54,7 +54,14 @@ def from_raw(inbox: Inbox, payload: bytes) -> InboundMessage:
         raw=payload,
         raw_content_type=RAW_CONTENT_TYPE,
         metadata={"client_ip": data.get("client_ip", "")},
+        conversation_hint=_hint(data.get("conversation")),
     )
+
+
+def _hint(value: Any) -> int | None:
+    """A portal reply names its conversation; receive() honours it only for a sender who
+    takes part, so a retried (once quarantined) reply threads like the first try would."""
+    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else None
 
 
 def parse_raw(raw: RawInbound) -> InboundMessage:
