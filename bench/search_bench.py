@@ -220,7 +220,6 @@ def build(args: argparse.Namespace) -> dict[str, Any]:
     from heedful.conversations.models import Tag
     from heedful.demo.load import loader_for
     from heedful.inboxes.models import Inbox
-    from heedful.search import articles as article_index
     from heedful.search import backends
 
     rng = random.Random(SEED)
@@ -309,16 +308,24 @@ def build(args: argparse.Namespace) -> dict[str, Any]:
             if start % 100_000 == 0:
                 say(f"  {start + chunk:,} conversations written")
         timings["load_s"] = time.monotonic() - started
+        # PostgreSQL's search indexes were dropped with the others: building them is
+        # what a rebuild costs there, so they are timed on their own.
+        search = [(t, sql) for t, sql in loader.dropped if "search_" in sql]
+        loader.dropped = [(t, sql) for t, sql in loader.dropped if "search_" not in sql]
         mark = time.monotonic()
         loader.restore_secondary()
+        timings["other_indexes_s"] = time.monotonic() - mark
+        mark = time.monotonic()
+        loader.dropped = search
+        loader.restore_secondary()
+        timings["search_index_build_s"] = time.monotonic() - mark
         loader.after_load(keys)
-        timings["secondary_indexes_s"] = time.monotonic() - mark
         make_articles(args, rng, writer, admin)
-    mark = time.monotonic()
-    with transaction.atomic():
-        backends.rebuild_index()
-        article_index.rebuild()
-    timings["index_rebuild_s"] = time.monotonic() - mark
+    if connection.vendor == "sqlite":
+        mark = time.monotonic()
+        with transaction.atomic():
+            backends.rebuild_index()
+        timings["search_index_build_s"] = time.monotonic() - mark
     if connection.vendor == "sqlite":
         with connection.cursor() as cursor:
             cursor.execute("ANALYZE")
