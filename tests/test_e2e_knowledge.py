@@ -72,4 +72,12 @@ def test_an_agent_publishes_an_article_and_inserts_its_link_into_a_reply(
     assert reply.startswith("Hello! This should help:\n\nRouter keeps dropping wifi: http")
     assert f"/help/articles/{article.pk}-router-keeps-dropping-wifi/" in reply
     page.screenshot(path=str(SHOTS / "knowledge-assist-inserted.png"), full_page=True)
+    # When the conversation changes (live updates), the panel asks again.
+    with page.expect_response(lambda r: r.url.endswith(f"/{conversation.pk}/assist/")):
+        page.evaluate(
+            "document.dispatchEvent(new CustomEvent('heedful:conversation-changed',"
+            " {detail: {conversation_id: null}}))"
+        )
+    page.locator("#assist-articles [data-assist-insert]").wait_for()
+    assert page.input_value("#reply-text") == reply
     assert errors == []

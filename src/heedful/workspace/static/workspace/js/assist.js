@@ -1,6 +1,7 @@
 /* The assist panel: "Insert link" and "Insert text" put an article into the reply
    box at the caret (the reply tab opens; conversation.js keeps the draft, since it
-   listens to the textarea's input events). */
+   listens to the textarea's input events), and the panel asks again when the
+   conversation changes. */
 (function () {
   "use strict";
 
@@ -28,6 +29,21 @@
     var H = window.Heedful || {};
     if (H.toast) H.toast(text, kind);
   }
+
+  // The customer wrote again (or the thread changed): ask again, at most every few
+  // seconds, what matches it now. Never while the agent is using the panel.
+  var again = null;
+  document.addEventListener("heedful:conversation-changed", function () {
+    var panel = document.getElementById("assist");
+    var url = panel && panel.getAttribute("data-assist-url");
+    if (!url || again || !window.htmx) return;
+    again = window.setTimeout(function () {
+      again = null;
+      var now = document.getElementById("assist");
+      if (!now || now.contains(document.activeElement)) return;
+      window.htmx.ajax("GET", url, { target: "#assist", swap: "outerHTML" });
+    }, 3000);
+  });
 
   document.addEventListener("click", function (event) {
     var link = event.target.closest("[data-assist-insert]");
