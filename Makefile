@@ -53,6 +53,7 @@ bench: $(DEV_STAMP)
 	$(BIN)/python bench/email_bench.py
 	$(BIN)/python bench/insights_bench.py
 	$(BIN)/python bench/change_detection.py
+	$(BIN)/python bench/search_bench.py
 
 # The full email crash test: 1,000 messages from a real IMAP server while the fetcher
 # is killed 20 times (the test suite runs a short version). Add DATABASE_URL for PostgreSQL.
