@@ -275,3 +275,13 @@ def test_chrome_constant_is_not_a_bot() -> None:
     from heedful.knowledge.tracking import _crawler
 
     assert not _crawler(CHROME)
+
+
+def test_the_site_root_opens_the_help_center_and_robots_keeps_private_pages_out(
+    visitor: Client,
+) -> None:
+    assert visitor.get("/")["Location"] == "/help/"
+    robots = visitor.get("/robots.txt").content.decode()
+    for private in ("/app/", "/portal/", "/admin/", "/s/"):
+        assert f"Disallow: {private}\n" in robots
+    assert "Sitemap: http://testserver/help/sitemap.xml" in robots

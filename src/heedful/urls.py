@@ -4,12 +4,15 @@ from django.urls import include, path
 from django.views.generic import RedirectView
 
 from heedful.core.views import healthz
+from heedful.portal import helpcenter
 
 admin.site.site_header = "Heedful administration"
 admin.site.site_title = "Heedful"
 
 urlpatterns = [
-    path("", RedirectView.as_view(url="/contact/", permanent=False)),
+    # The help center is the front door: answers first, the contact form one click away.
+    path("", RedirectView.as_view(url="/help/", permanent=False)),
+    path("robots.txt", helpcenter.robots, name="robots"),
     path("healthz", healthz, name="healthz"),
     # Browsers ask for /favicon.ico on pages that name no icon (JSON, error pages).
     path("favicon.ico", RedirectView.as_view(url=static("heedful/favicon.svg"), permanent=True)),

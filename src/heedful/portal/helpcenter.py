@@ -324,8 +324,15 @@ def sitemap(request: HttpRequest) -> HttpResponse:
 
 @require_safe
 def robots(request: HttpRequest) -> HttpResponse:
+    # Served at /robots.txt (where crawlers look) and /help/robots.txt: only the help
+    # center is for indexing; the workspace, portal and token pages are not.
     lines = [
         "User-agent: *",
+        "Disallow: /app/",
+        "Disallow: /admin/",
+        "Disallow: /portal/",
+        "Disallow: /s/",
+        "Disallow: /hooks/",
         "Disallow: /help/search/",
         "Disallow: /help/suggest/",
         f"Sitemap: {request.build_absolute_uri(reverse('help:sitemap'))}",
