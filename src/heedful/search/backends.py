@@ -167,51 +167,60 @@ def handle_events(events: list[ConversationEvent]) -> None:
 
 
 def match_messages(
-    query: Query, *, where: str, params: list[Any], limit: int
-) -> list[tuple[int, int, Any]]:
-    """(message id, conversation id, created_at) of the newest `limit` messages that
-    match `query`, among rows of `m` (message) and `c` (conversation) passing `where`."""
+    query: Query, *, where: str, params: list[Any], limit: int, ranked: bool = False
+) -> list[tuple[int, int, Any, float]]:
+    """(message id, conversation id, created_at, rank) of the newest `limit` messages
+    that match `query`, among rows of `m` (message) and `c` (conversation) passing
+    `where`. `ranked`: rank by relevance (bm25 / ts_rank, higher is better), else 0."""
     if connection.vendor == "sqlite":
+        rank = f"-bm25({FTS_TABLE})" if ranked else "0.0"
         sql = (
             # Text, not datetime: no per-row conversion; ISO text sorts as time does.
-            f"SELECT m.id, m.conversation_id, CAST(m.created_at AS TEXT) FROM {FTS_TABLE} "
-            f"JOIN conversations_message m ON m.id = {FTS_TABLE}.rowid "
+            f"SELECT m.id, m.conversation_id, CAST(m.created_at AS TEXT), {rank} "
+            f"FROM {FTS_TABLE} JOIN conversations_message m ON m.id = {FTS_TABLE}.rowid "
             "JOIN conversations_conversation c ON c.id = m.conversation_id "
             f"WHERE {FTS_TABLE} MATCH %s AND {where} ORDER BY {FTS_TABLE}.rowid DESC LIMIT %s"
         )
-        match: str = query.fts5()
+        args: list[Any] = [query.fts5(), *params, limit]
     else:
+        rank = "ts_rank(m.search_tsv, %s::tsquery)" if ranked else "0.0"
         sql = (
-            "SELECT m.id, m.conversation_id, m.created_at FROM conversations_message m "
+            f"SELECT m.id, m.conversation_id, m.created_at, {rank} FROM conversations_message m "
             "JOIN conversations_conversation c ON c.id = m.conversation_id "
             f"WHERE {PG_MESSAGE_MATCH} AND {where} ORDER BY m.id DESC LIMIT %s"
         )
         match = query.tsquery()
+        args = [*([match] if ranked else []), match, *params, limit]
     with connection.cursor() as cursor:
-        cursor.execute(sql, [match, *params, limit])
+        cursor.execute(sql, args)
         return list(cursor.fetchall())
 
 
 def match_subjects(
-    query: Query, *, where: str, params: list[Any], limit: int
-) -> list[tuple[int, Any]]:
-    """(id, created_at) of the newest `limit` conversations (`c`) whose subject matches."""
+    query: Query, *, where: str, params: list[Any], limit: int, ranked: bool = False
+) -> list[tuple[int, Any, float]]:
+    """(id, created_at, rank) of the newest `limit` conversations (`c`) whose subject
+    matches."""
     if connection.vendor == "sqlite":
+        rank = f"-bm25({SUBJECT_TABLE})" if ranked else "0.0"
         sql = (
-            f"SELECT c.id, CAST(c.created_at AS TEXT) FROM {SUBJECT_TABLE} "
-            "JOIN conversations_conversation c "
-            f"ON c.id = {SUBJECT_TABLE}.rowid WHERE {SUBJECT_TABLE} MATCH %s AND {where} "
+            f"SELECT c.id, CAST(c.created_at AS TEXT), {rank} FROM {SUBJECT_TABLE} "
+            f"JOIN conversations_conversation c ON c.id = {SUBJECT_TABLE}.rowid "
+            f"WHERE {SUBJECT_TABLE} MATCH %s AND {where} "
             f"ORDER BY {SUBJECT_TABLE}.rowid DESC LIMIT %s"
         )
-        match: str = query.fts5()
+        args: list[Any] = [query.fts5(), *params, limit]
     else:
+        document = "to_tsvector('simple'::regconfig, heedful_search_norm(c.subject))"
+        rank = f"ts_rank({document}, %s::tsquery)" if ranked else "0.0"
         sql = (
-            "SELECT c.id, c.created_at FROM conversations_conversation c "
+            f"SELECT c.id, c.created_at, {rank} FROM conversations_conversation c "
             f"WHERE {PG_SUBJECT_MATCH} AND {where} ORDER BY c.id DESC LIMIT %s"
         )
         match = query.tsquery()
+        args = [*([match] if ranked else []), match, *params, limit]
     with connection.cursor() as cursor:
-        cursor.execute(sql, [match, *params, limit])
+        cursor.execute(sql, args)
         return list(cursor.fetchall())
 
 

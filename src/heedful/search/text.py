@@ -170,14 +170,6 @@ def matches(text: str, query: Query) -> bool:
     )
 
 
-def score(text: str, query: Query) -> float:
-    """How well `text` matches: matched words over the square root of its length."""
-    spans = _spans(text)
-    if not spans:
-        return 0.0
-    return len(_matched(spans, query)) / (len(spans) ** 0.5)
-
-
 def highlight(text: str, query: Query, *, width: int = 240) -> SafeString | None:
     """The snippet of `text` if it matches every term of `query`, else None."""
     spans = _spans(text)
