@@ -4,10 +4,9 @@ customers and articles from one box.
 Conversations, newest first: the newest WINDOW matching messages (and WINDOW
 matching subjects) are read from the index in id order, which stays fast for a word
 found in most messages because the read stops after WINDOW rows; they are grouped
-by conversation, newest match first. `sort=relevance` ranks the same window by the
-database's relevance (bm25 on SQLite, ts_rank on PostgreSQL) of each conversation's
-best message, its subject counted twice: the same conversations on both, ordered by
-each database's own measure. Counts are of that window ("500+" past it).
+by conversation, newest match first. `sort=relevance` ranks the same window by how
+well each conversation's newest matching message (and subject, counted twice)
+matches. Counts are of that window ("500+" past it).
 
 What shows is decided inside the query: the access rule of conversations/access.py
 (compiled into the SQL), the filters, withdrawn replies left out, spam left out
@@ -138,9 +137,9 @@ def search_conversations(
     scope = _conversation_where(user, filters)
     if not parsed or scope is None:
         return results
-    newest = _window(parsed, scope, filters, ranked=sort == "relevance")
+    newest = _window(parsed, scope, filters)
     results.capped = newest.capped
-    ordered = _order(newest, sort)
+    ordered = _order(newest, parsed, sort)
     results.total = len(ordered)
     results.pages = max(1, -(-len(ordered) // per_page))
     results.page = min(results.page, results.pages)
@@ -154,15 +153,10 @@ class _Window:
     # conversation id -> (newest matching message id or None, time of that match)
     found: dict[int, tuple[int | None, Any]]
     subject_ids: set[int]
-    # conversation id -> relevance (with `ranked`): its best message's rank, plus
-    # twice its subject's, as the database ranks them (bm25 / ts_rank).
-    scores: dict[int, float]
     capped: bool
 
 
-def _window(
-    query: Query, scope: tuple[str, list[Any]], filters: Filters, *, ranked: bool
-) -> _Window:
+def _window(query: Query, scope: tuple[str, list[Any]], filters: Filters) -> _Window:
     where, params = scope
     since, until = _day_bounds(filters)
     message_where = f"{where} AND m.delivery_status != %s"
@@ -175,24 +169,21 @@ def _window(
             message_params.append(bound)
             subject_params.append(bound)
     messages = backends.match_messages(
-        query, where=message_where, params=message_params, limit=WINDOW, ranked=ranked
+        query, where=message_where, params=message_params, limit=WINDOW
     )
     subjects = backends.match_subjects(
-        query, where=subject_where, params=subject_params, limit=WINDOW, ranked=ranked
+        query, where=subject_where, params=subject_params, limit=WINDOW
     )
     found: dict[int, tuple[int | None, Any]] = {}
-    scores: dict[int, float] = {}
-    for message_id, conversation_id, created_at, rank in messages:  # newest first
+    for message_id, conversation_id, created_at, _ in messages:  # newest first
         found.setdefault(conversation_id, (message_id, created_at))
-        scores[conversation_id] = max(scores.get(conversation_id, 0.0), float(rank))
-    for conversation_id, created_at, rank in subjects:
+    for conversation_id, created_at, _ in subjects:
         found.setdefault(conversation_id, (None, created_at))
-        scores[conversation_id] = scores.get(conversation_id, 0.0) + 2 * float(rank)
     capped = len(messages) >= WINDOW or len(subjects) >= WINDOW
-    return _Window(found, {row[0] for row in subjects}, scores, capped)
+    return _Window(found, {row[0] for row in subjects}, capped)
 
 
-def _order(window: _Window, sort: Sort) -> list[tuple[int, int | None, bool]]:
+def _order(window: _Window, query: Query, sort: Sort) -> list[tuple[int, int | None, bool]]:
     """(conversation id, message id, subject matched), in the order shown. Times are
     datetimes (PostgreSQL) or ISO text (SQLite): either sorts as time does."""
     rows = [
@@ -200,9 +191,29 @@ def _order(window: _Window, sort: Sort) -> list[tuple[int, int | None, bool]]:
     ]
     rows.sort(key=lambda r: (r[3], r[0]), reverse=True)
     if sort == "relevance":
-        # Stable: among equals, newest first.
-        rows.sort(key=lambda r: window.scores.get(r[0], 0.0), reverse=True)
+        scores = _scores(rows, query)
+        rows.sort(key=lambda r: scores[r[0]], reverse=True)  # stable: newest first on a tie
     return [(cid, mid, subject) for cid, mid, subject, _ in rows]
+
+
+def _scores(rows: list[tuple[int, int | None, bool, Any]], query: Query) -> dict[int, float]:
+    """Relevance of each conversation: its newest matching message's score, plus twice
+    its subject's when that matched. Computed here rather than by the database, so
+    both order alike (FTS5's bm25 also counts every match of a phrase first, which
+    took a second for common words at three million messages)."""
+    bodies = dict(
+        Message.objects.filter(pk__in=[r[1] for r in rows if r[1]]).values_list("pk", "body_text")
+    )
+    subjects = dict(
+        Conversation.objects.filter(pk__in=[r[0] for r in rows if r[2]]).values_list(
+            "pk", "subject"
+        )
+    )
+    return {
+        cid: (text.score(bodies.get(mid, ""), query) if mid else 0.0)
+        + (2 * text.score(subjects.get(cid, ""), query) if subject_hit else 0.0)
+        for cid, mid, subject_hit, _ in rows
+    }
 
 
 def _hits(rows: list[tuple[int, int | None, bool]], query: Query) -> list[ConversationHit]:
