@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
+from django.core.cache import cache
 from django.db import connection
 from django.db.models import (
     Count,
@@ -58,6 +59,7 @@ WEEK = timedelta(days=7)
 # Rewrite candidates: articles viewed at least this often in the range.
 REWRITE_MIN_VIEWS = 20
 LIST_LIMIT = 100
+REPORT_CACHE_SECONDS = 300
 
 
 # --- the definition, in SQL ----------------------------------------------------------
@@ -572,6 +574,21 @@ class Report:
     followed_searches: list[GapRow]
     suggestions: Suggestions
     min_views: int
+
+
+def cached_report(
+    start: date, end: date, grain: str = "day", *, min_views: int = REWRITE_MIN_VIEWS
+) -> Report:
+    """`report` as of the last five-minute mark, cached until the next one: the
+    dashboard and its CSV downloads then agree and a reload costs nothing."""
+    now = timezone.now()
+    moment = now - timedelta(seconds=now.timestamp() % REPORT_CACHE_SECONDS)
+    key = f"heedful:help-report:{start}:{end}:{grain}:{min_views}:{int(moment.timestamp())}"
+    found: Report | None = cache.get(key)
+    if found is None:
+        found = report(start, end, grain, min_views=min_views, now=moment)
+        cache.set(key, found, REPORT_CACHE_SECONDS)
+    return found
 
 
 def report(

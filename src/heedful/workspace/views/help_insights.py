@@ -108,7 +108,7 @@ def help_dashboard(request: HttpRequest) -> HttpResponse:
     if table and table not in TABLES:
         context["bad_table"] = table
         return render(request, "workspace/insights_help.html", context, status=400)
-    found = deflection.report(
+    found = deflection.cached_report(
         data["start"], data["end"], data["grain"], min_views=data["min_views"]
     )
     if table:
