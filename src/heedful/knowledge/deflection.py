@@ -385,7 +385,7 @@ def _by_event(
     # A visit that began shortly before the range can still have an event in it.
     first, first_params = _first_contacts(low - DAY, high)
     outcome, outcome_params = _outcome_sql(now, distinct=True)
-    select = f"{group} AS {group.split('.')[-1]}, " if group else ""
+    select = f"{group} + 0 AS {group.split('.')[-1]}, " if group else ""
     sql = (
         f"WITH {first} SELECT {select}COUNT(*) AS events, "
         f"COUNT(DISTINCT e.session_id) AS sessions, {outcome} "
@@ -394,7 +394,9 @@ def _by_event(
         "WHERE e.kind = %s AND e.created_at >= %s AND e.created_at < %s"
     )
     if group:
-        sql += f" AND {group} IS NOT NULL GROUP BY {group}"
+        # "+ 0": SQLite would otherwise walk the whole events table in `group` order
+        # (to skip a sort) instead of the range of events by kind and time.
+        sql += f" AND {group} + 0 IS NOT NULL GROUP BY {group} + 0"
     params = [*first_params, *outcome_params, kind, _param(low), _param(high)]
     return _rows(sql, params)
 
