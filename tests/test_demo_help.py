@@ -19,6 +19,7 @@ from heedful.knowledge.models import (
     HelpSession,
     Visibility,
 )
+from heedful.search.articles import search_articles
 
 pytestmark = pytest.mark.django_db
 
@@ -45,6 +46,9 @@ def test_the_help_center_has_public_articles_in_categories_with_revisions() -> N
     assert ArticleRevision.objects.filter(translation=translation).exists()
     assert article.published_at is not None and article.published_at < UNTIL - timedelta(days=30)
     assert article.related.exists()
+    # Indexed as they were written: the help center finds them at once.
+    hits = search_articles("tracking number", audience="public")
+    assert article.pk in [hit.article.pk for hit in hits]
 
 
 def test_a_second_run_reuses_the_articles() -> None:
