@@ -285,3 +285,18 @@ def test_the_site_root_opens_the_help_center_and_robots_keeps_private_pages_out(
     for private in ("/app/", "/portal/", "/admin/", "/s/"):
         assert f"Disallow: {private}\n" in robots
     assert "Sitemap: http://testserver/help/sitemap.xml" in robots
+
+
+def test_a_category_or_section_without_public_articles_is_not_there(
+    visitor: Client,
+    kb: Kb,
+    cast,  # type: ignore[no-untyped-def]
+) -> None:
+    from heedful.knowledge.models import Category, Section, Visibility
+
+    hidden = Category.objects.create(name="Fraud playbook", slug="fraud", description="Chargebacks")
+    section = Section.objects.create(category=hidden, name="Ops", slug="ops")
+    write(cast.agent_a, "Catching fraud", section=section, visibility=Visibility.INTERNAL)
+    assert visitor.get("/help/categories/fraud/").status_code == 404
+    assert visitor.get("/help/categories/fraud/ops/").status_code == 404
+    assert visitor.get("/help/categories/orders/returns/").status_code == 200

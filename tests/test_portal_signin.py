@@ -308,3 +308,29 @@ def test_typing_codes_reveals_nothing_about_the_address(
         later = client.post("/portal/sign-in/check/", {"code": "000000"})
         answers.append((first.status_code, later.status_code, "not right" in first.text))
     assert answers[0] == answers[1] == (400, 410, True)
+
+
+def test_codes_sent_at_once_still_get_five_guesses_in_all(one: Any, client: Client) -> None:
+    from heedful.portal.auth import SESSION_PENDING, SignInFailed, check_code
+
+    ask(client)
+    _, code = link_and_code()
+    pending = dict(client.session[SESSION_PENDING])
+    wrong = f"{(int(code) + 1) % 10**6:06d}"
+    # Parallel requests each read the session before any of them wrote back.
+    for _ in range(MAX_CODE_TRIES * 2):
+        with pytest.raises(SignInFailed):
+            check_code({SESSION_PENDING: dict(pending)}, wrong)  # type: ignore[arg-type]
+    assert PortalSignIn.objects.get().failed_attempts == MAX_CODE_TRIES
+    with pytest.raises(SignInFailed):
+        check_code({SESSION_PENDING: dict(pending)}, code)  # type: ignore[arg-type]
+
+
+def test_a_right_code_after_wrong_ones_is_not_counted_as_a_try(one: Any, client: Client) -> None:
+    ask(client)
+    _, code = link_and_code()
+    wrong = f"{(int(code) + 1) % 10**6:06d}"
+    for _ in range(MAX_CODE_TRIES - 1):
+        client.post("/portal/sign-in/check/", {"code": wrong})
+    assert client.post("/portal/sign-in/check/", {"code": code}).status_code == 302
+    assert PortalSignIn.objects.get().failed_attempts == MAX_CODE_TRIES - 1

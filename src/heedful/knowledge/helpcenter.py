@@ -164,7 +164,14 @@ def _usable(slug: str) -> bool:
 
 
 def get_category(slug: str) -> Category:
-    category = Category.objects.filter(slug=slug).first() if _usable(slug) else None
+    # A category or section without public articles is not part of the help center:
+    # its name and description may describe internal work.
+    public = public_articles()
+    category = (
+        Category.objects.filter(slug=slug, sections__articles__in=public).first()
+        if _usable(slug)
+        else None
+    )
     if category is None:
         raise Http404("No such category.")
     return category
@@ -188,6 +195,7 @@ def get_section(category_slug: str, section_slug: str) -> Section:
     section = (
         Section.objects.select_related("category")
         .filter(category__slug=category_slug, slug=section_slug)
+        .filter(articles__in=public_articles())
         .first()
         if _usable(category_slug) and _usable(section_slug)
         else None

@@ -103,8 +103,6 @@ def record(
     if kind in ENGAGING and session.engaged_at is None:
         HelpSession.objects.filter(pk=session.pk, engaged_at__isnull=True).update(engaged_at=now)
         session.engaged_at = now
-    if conversation is not None and session.customer_id is None:
-        link_customer(request, conversation.customer)
     return HelpEvent.objects.create(
         session=session,
         kind=kind,
@@ -118,7 +116,9 @@ def record(
 
 
 def link_customer(request: HttpRequest, customer: "Customer") -> None:
-    """The visitor turned out to be this customer (portal sign-in, a sent request)."""
+    """The visitor proved to be this customer (a portal sign-in). Never from a contact
+    form: anyone can type someone else's address there, and that would make a stranger's
+    visit part of the customer's record; the form's contact still counts for its visitor."""
     session = current_session(request)
     if session is not None and session.customer_id != customer.pk:
         HelpSession.objects.filter(pk=session.pk).update(customer=customer)

@@ -189,17 +189,22 @@ def check_code(session: "SessionBase", code: str) -> PortalSignIn:
     if float(data.get("exp", 0)) <= timezone.now().timestamp():
         raise SignInFailed("expired", 410)
     token_hash = str(data["h"])
+    # The try is counted on the row before the compare, in one UPDATE that refuses past
+    # the limit, so requests sent at once cannot each get a guess. (It matches no row
+    # for an unknown address, taking as long.)
+    counted = PortalSignIn.objects.filter(
+        token_hash=token_hash, failed_attempts__lt=MAX_CODE_TRIES
+    ).update(failed_attempts=F("failed_attempts") + 1)
     sign_in = PortalSignIn.objects.filter(token_hash=token_hash).first()
     wanted = sign_in.code_hash if sign_in is not None else ""
     given = code_digest(token_hash, "".join(code.split()))
-    if sign_in is not None and hmac.compare_digest(wanted, given) and _usable(sign_in):
-        return sign_in
+    if counted and sign_in is not None and hmac.compare_digest(wanted, given):
+        # A right code is not a wrong try.
+        PortalSignIn.objects.filter(pk=sign_in.pk).update(failed_attempts=F("failed_attempts") - 1)
+        sign_in.refresh_from_db()
+        if _usable(sign_in):
+            return sign_in
     session[SESSION_PENDING] = {**data, "tries": tries + 1}
-    # The same UPDATE whether or not a row exists (it matches none for an unknown
-    # address), so a wrong code takes as long either way.
-    PortalSignIn.objects.filter(token_hash=token_hash).update(
-        failed_attempts=F("failed_attempts") + 1
-    )
     if tries + 1 >= MAX_CODE_TRIES:
         raise SignInFailed("locked", 429)
     raise SignInFailed("wrong-code", 400)
