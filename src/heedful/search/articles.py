@@ -139,12 +139,9 @@ def _search(
         match_param: Any = query.fts5(op)
     else:
         match_from = "knowledge_articletranslation t"
-        document = (
-            "(setweight(to_tsvector('simple'::regconfig, heedful_search_norm(t.title)), 'A') "
-            "|| to_tsvector('simple'::regconfig, heedful_search_norm(t.body_text)))"
-        )
-        match_where = f"{document} @@ %s::tsquery"
-        rank = f"ts_rank({document}, %s::tsquery)"
+        # A stored column (migration 0005): title at weight A, body below it.
+        match_where = "t.search_tsv @@ %s::tsquery"
+        rank = "ts_rank(t.search_tsv, %s::tsquery)"
         match_param = query.tsquery("&" if op == "AND" else "|")
     language_sql, language_params = _language_filter(language)
     # One row per article: its best-ranked translation among those searched.
