@@ -14,10 +14,14 @@ request) in the window. A contact in the same session after the engagement count
 not deflected. Windows that have not fully elapsed yet are reported as "pending", not
 as deflected (right-censoring): only sessions whose window closed count in the rate.
 
-How it is computed: a window is [engaged_at, engaged_at + 24 h) (or 7 days). Whether
-a contact fell in it is one correlated EXISTS per session over indexed columns
-(help sessions by visitor, help events by session and time, conversations by
-customer); no Python loop over rows. Date ranges are local days in the workspace's
+How it is computed: a window is [engaged_at, engaged_at + 24 h) (or 7 days). Each
+engaged session's first contact within 7 days (HelpSession.followed_at) is *settled*
+by `settle`, set-based in SQL: every five minutes (knowledge.tasks), at the start of
+every report (so open windows are never stale), by the demo and by the migration that
+added the column. A session stays open to settling until its 7-day window plus a
+day's margin has closed (HelpSession.settled_at), so a contact or a customer link
+recorded late still counts; closed windows are then final. Reports only read the
+stored columns. Date ranges are local days in the workspace's
 time zone (TIME_ZONE), and a session belongs to the day it started. On SQLite the
 window's end is computed to the millisecond.
 
@@ -31,10 +35,11 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 
 from django.core.cache import cache
-from django.db import connection
+from django.db import connection, transaction
 from django.db.models import (
     Count,
     Max,
+    Min,
     Q,
     QuerySet,
 )
@@ -60,6 +65,11 @@ WEEK = timedelta(days=7)
 REWRITE_MIN_VIEWS = 20
 LIST_LIMIT = 100
 REPORT_CACHE_SECONDS = 300
+# A session's outcome is recomputed until its 7-day window closed this long ago, for
+# contacts and customer links that are recorded late.
+SETTLE_MARGIN = DAY
+# Backfills settle this much of the history (by session start) per statement.
+SETTLE_BATCH = timedelta(days=31)
 
 
 # --- the definition, in SQL ----------------------------------------------------------
@@ -123,8 +133,8 @@ def _first_contacts(low: datetime, high: datetime) -> tuple[str, list[Any]]:
 
 
 def _outcome_sql(now: datetime, *, distinct: bool) -> tuple[str, list[Any]]:
-    """Select-list aggregates of both windows over rows with s (a session) and f (its
-    first contact); `distinct` counts sessions once when rows are events."""
+    """Select-list aggregates of both windows over rows with s (a settled session);
+    `distinct` counts sessions once when rows are events."""
     day = int(DAY.total_seconds())
 
     def count(condition: str) -> str:
@@ -132,14 +142,14 @@ def _outcome_sql(now: datetime, *, distinct: bool) -> tuple[str, list[Any]]:
             return f"COUNT(DISTINCT CASE WHEN {condition} THEN s.id END)"
         return f"SUM(CASE WHEN {condition} THEN 1 ELSE 0 END)"
 
-    within_day = "s.engaged_at < %s AND f.at < " + _later("s.engaged_at", day)
+    within_day = "s.engaged_at < %s AND s.followed_at < " + _later("s.engaged_at", day)
     sql = ", ".join(
         [
             count("s.engaged_at IS NOT NULL") + " AS engaged",
             count("s.engaged_at < %s") + " AS closed_24h",
             count(within_day) + " AS contacted_24h",
             count("s.engaged_at < %s") + " AS closed_7d",
-            count("s.engaged_at < %s AND f.at IS NOT NULL") + " AS contacted_7d",
+            count("s.engaged_at < %s AND s.followed_at IS NOT NULL") + " AS contacted_7d",
         ]
     )
     cut_day, cut_week = _param(now - DAY), _param(now - WEEK)
@@ -151,6 +161,49 @@ def _rows(sql: str, params: list[Any]) -> list[dict[str, Any]]:
         cursor.execute(sql, params)
         names = [column[0] for column in cursor.description]
         return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+
+
+# --- settling: each session's outcome, computed once ----------------------------------
+
+
+def settle(*, now: datetime | None = None) -> int:
+    """Store the first contact within 7 days (followed_at) of every engaged session
+    not yet final, and mark final (settled_at) those whose window plus the margin
+    has closed. Idempotent; rewrites only the rows whose answer changed. Normally
+    the last week or so of sessions; everything on the first run (month by month).
+    The number of sessions whose followed_at changed."""
+    now = now or timezone.now()
+    pending = HelpSession.objects.filter(settled_at__isnull=True, engaged_at__isnull=False)
+    span = pending.aggregate(low=Min("started_at"), high=Max("started_at"))
+    if span["low"] is None:
+        return 0
+    changed, low, top = 0, span["low"], span["high"] + timedelta(microseconds=1)
+    while low < top:
+        high = min(low + SETTLE_BATCH, top)
+        with transaction.atomic():
+            changed += _settle_between(low, high)
+            pending.filter(
+                started_at__gte=low, started_at__lt=high, engaged_at__lt=now - WEEK - SETTLE_MARGIN
+            ).update(settled_at=now)
+        low = high
+    return changed
+
+
+def _settle_between(low: datetime, high: datetime) -> int:
+    """One UPDATE: followed_at of the unsettled sessions started in [low, high)."""
+    first, params = _first_contacts(low, high)
+    differs = "IS NOT" if connection.vendor == "sqlite" else "IS DISTINCT FROM"
+    # UPDATE first (the WITH inside): Python's sqlite3 reports no rowcount otherwise.
+    sql = f"""UPDATE {SESSIONS} SET followed_at = fresh.at FROM (
+            WITH {first}
+            SELECT s.id AS sid, f.at AS at FROM {SESSIONS} s LEFT JOIN first f ON f.sid = s.id
+            WHERE s.settled_at IS NULL AND s.engaged_at IS NOT NULL
+              AND s.started_at >= %s AND s.started_at < %s
+        ) AS fresh
+        WHERE fresh.sid = {SESSIONS}.id AND {SESSIONS}.followed_at {differs} fresh.at"""
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*params, _param(low), _param(high)])
+        return max(cursor.rowcount, 0)
 
 
 # --- ranges ----------------------------------------------------------------------------
@@ -233,11 +286,14 @@ def trend(
     start: date, end: date, grain: str = "day", *, now: datetime | None = None
 ) -> list[TrendPoint]:
     """Sessions and deflection per day, ISO week or month of the range (one query)."""
-    now = now or timezone.now()
+    settle()
+    return _trend(start, end, grain, now=now or timezone.now())
+
+
+def _trend(start: date, end: date, grain: str, *, now: datetime) -> list[TrendPoint]:
     periods = cut_periods(start, end, grain)
     points = [TrendPoint(p) for p in periods]
     low, high = bounds(start, end)
-    first, first_params = _first_contacts(low, high)
     outcome, outcome_params = _outcome_sql(now, distinct=False)
     # The period a session started in: the last period start at or before it (a CASE
     # in SQL rather than a time-zone function per row, which SQLite runs in Python).
@@ -246,12 +302,11 @@ def trend(
         f"WHEN s.started_at >= %s THEN {index}" for index in reversed(range(len(starts)))
     )
     sql = (
-        f"WITH {first} SELECT CASE {whens} ELSE 0 END AS bucket, COUNT(*) AS sessions, "
-        f"{outcome} FROM {SESSIONS} s LEFT JOIN first f ON f.sid = s.id "
+        f"SELECT CASE {whens} ELSE 0 END AS bucket, COUNT(*) AS sessions, "
+        f"{outcome} FROM {SESSIONS} s "
         "WHERE s.started_at >= %s AND s.started_at < %s GROUP BY 1"
     )
     params = [
-        *first_params,
         *[_param(m) for m in reversed(starts)],
         *outcome_params,
         _param(low),
@@ -350,7 +405,11 @@ def articles(start: date, end: date, *, now: datetime | None = None) -> list[Art
     "Followed by a contact" is the session's outcome under the one definition
     (the window runs from the session's engaged_at), among sessions that viewed the
     article."""
-    now = now or timezone.now()
+    settle()
+    return _articles(start, end, now=now or timezone.now())
+
+
+def _articles(start: date, end: date, *, now: datetime) -> list[ArticleRow]:
     viewed = _by_event(start, end, now, HelpEventKind.VIEW, group="e.article_id")
     rows: dict[int, dict[str, Any]] = {row["article_id"]: row for row in viewed}
     low, high = bounds(start, end)
@@ -382,22 +441,19 @@ def _by_event(
     """Events of `kind` in the range (grouped by `group`, a column of e), with their
     sessions' outcomes: views, distinct sessions, and both windows."""
     low, high = bounds(start, end)
-    # A visit that began shortly before the range can still have an event in it.
-    first, first_params = _first_contacts(low - DAY, high)
     outcome, outcome_params = _outcome_sql(now, distinct=True)
     select = f"{group} + 0 AS {group.split('.')[-1]}, " if group else ""
     sql = (
-        f"WITH {first} SELECT {select}COUNT(*) AS events, "
+        f"SELECT {select}COUNT(*) AS events, "
         f"COUNT(DISTINCT e.session_id) AS sessions, {outcome} "
         f"FROM {EVENTS} e JOIN {SESSIONS} s ON s.id = e.session_id "
-        "LEFT JOIN first f ON f.sid = s.id "
         "WHERE e.kind = %s AND e.created_at >= %s AND e.created_at < %s"
     )
     if group:
         # "+ 0": SQLite would otherwise walk the whole events table in `group` order
         # (to skip a sort) instead of the range of events by kind and time.
         sql += f" AND {group} + 0 IS NOT NULL GROUP BY {group} + 0"
-    params = [*first_params, *outcome_params, kind, _param(low), _param(high)]
+    params = [*outcome_params, kind, _param(low), _param(high)]
     return _rows(sql, params)
 
 
@@ -545,7 +601,11 @@ class Suggestions:
 
 
 def suggestions(start: date, end: date, *, now: datetime | None = None) -> Suggestions:
-    now = now or timezone.now()
+    settle()
+    return _suggestions(start, end, now=now or timezone.now())
+
+
+def _suggestions(start: date, end: date, *, now: datetime) -> Suggestions:
     shown = events_between(start, end, HelpEventKind.SUGGESTIONS_SHOWN)
     clicks = events_between(start, end, HelpEventKind.SUGGESTION_CLICKED)
     result = Suggestions()
@@ -601,10 +661,11 @@ def report(
     min_views: int = REWRITE_MIN_VIEWS,
     now: datetime | None = None,
 ) -> Report:
-    """Every figure of the help-center dashboard for one range."""
+    """Every figure of the help-center dashboard for one range (settled first)."""
     now = now or timezone.now()
-    points = trend(start, end, grain, now=now)
-    rows = articles(start, end, now=now)
+    settle()
+    points = _trend(start, end, grain, now=now)
+    rows = _articles(start, end, now=now)
     return Report(
         start=start,
         end=end,
@@ -616,7 +677,7 @@ def report(
         rewrite=rewrite_candidates(start, end, min_views=min_views, rows=rows),
         no_results=searches_without_results(start, end),
         followed_searches=searches_followed_by_contact(start, end, now=now),
-        suggestions=suggestions(start, end, now=now),
+        suggestions=_suggestions(start, end, now=now),
         min_views=min_views,
     )
 
@@ -636,6 +697,7 @@ __all__ = [
     "rewrite_candidates",
     "searches_followed_by_contact",
     "searches_without_results",
+    "settle",
     "suggestions",
     "trend",
 ]

@@ -225,11 +225,22 @@ class HelpSession(models.Model):
     # The first moment the visit met content (an article or suggestions), from which
     # the deflection windows run; NULL while it has only browsed lists or searched.
     engaged_at = models.DateTimeField(null=True, blank=True)
+    # Settled by knowledge.deflection.settle: the first new conversation by the same
+    # visitor or customer within 7 days of engaged_at (NULL: none), and when that
+    # answer became final (NULL while the window, plus a margin, is still open).
+    followed_at = models.DateTimeField(null=True, blank=True)
+    settled_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         indexes = [
             models.Index(fields=["started_at"], name="knowledge_session_started"),
             models.Index(fields=["customer", "started_at"], name="knowledge_session_customer"),
+            # The sessions settle() still has to look at: few, whatever the table's size.
+            models.Index(
+                fields=["started_at"],
+                condition=Q(settled_at__isnull=True, engaged_at__isnull=False),
+                name="knowledge_session_unsettled",
+            ),
         ]
 
     def __str__(self) -> str:
