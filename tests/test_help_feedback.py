@@ -7,7 +7,7 @@ from django.test import Client
 
 from heedful.knowledge.models import ArticleFeedback, HelpEvent, HelpEventKind, HelpSession
 from heedful.search import articles as article_search
-from tests.help_support import GOOGLEBOT, Kb, kb, url, visitor  # noqa: F401
+from tests.help_support import CHROME, GOOGLEBOT, Kb, kb, url, visitor  # noqa: F401
 
 pytestmark = pytest.mark.django_db
 
@@ -87,7 +87,7 @@ def test_searches_are_rate_limited_per_client_address(visitor: Client, kb: Kb, s
     # Another address is not held back.
     assert visitor.get("/help/search/?q=refunds", REMOTE_ADDR="10.0.0.9").status_code == 200
     # Suggestions count apart from searches.
-    statuses = [visitor.get("/help/suggest/?q=refunds").status_code for _ in range(3)]
+    statuses = [visitor.post("/help/suggest/", {"q": "refunds"}).status_code for _ in range(3)]
     assert statuses == [200, 200, 429]
 
 
@@ -131,20 +131,20 @@ def test_suggestions_show_public_articles_and_record_what_was_shown(
     # Whatever the search returns, the fragment shows public articles only.
     returned = [hit(kb, kb.refunds), hit(kb, kb.draft), hit(kb, kb.internal), hit(kb, kb.shipping)]
     monkeypatch.setattr(article_search, "suggest_articles", lambda *a, **k: returned)
-    fragment = visitor.get("/help/suggest/", {"subject": "refund", "message": "my card"})
+    fragment = visitor.post("/help/suggest/", {"subject": "refund", "message": "my card"})
     html = fragment.content.decode()
     assert "How refunds work" in html and "Shipping times" in html
     assert "Secret draft" not in html and "Internal refunds" not in html
     assert "from=suggestion" in html
     assert "<html" not in html  # a fragment, not a page
     # Typing on with the same suggestions records them once.
-    visitor.get("/help/suggest/", {"subject": "refunds", "message": "my card"})
+    visitor.post("/help/suggest/", {"subject": "refunds", "message": "my card"})
     shown = HelpEvent.objects.get(kind=HelpEventKind.SUGGESTIONS_SHOWN)
     assert shown.articles == [kb.refunds.pk, kb.shipping.pk]
 
 
 def test_no_suggestions_for_short_text_and_nothing_recorded(visitor: Client, kb: Kb) -> None:
-    response = visitor.get("/help/suggest/?q=hi")
+    response = visitor.post("/help/suggest/", {"q": "hi"})
     assert response.status_code == 200 and response.content.strip() == b""
     assert not HelpEvent.objects.exists()
 
@@ -176,5 +176,13 @@ def test_the_contact_form_asks_for_suggestions_as_the_visitor_types(
     visitor: Client, webform: object
 ) -> None:
     page = visitor.get("/contact/").content.decode()
-    assert 'hx-get="/help/suggest/"' in page and 'aria-live="polite"' in page
+    assert 'hx-post="/help/suggest/"' in page and 'aria-live="polite"' in page
     assert "htmx" in page and "delay:" in page
+
+
+def test_suggestions_are_asked_for_by_post_so_drafts_stay_out_of_access_logs(
+    visitor: Client, kb: Kb
+) -> None:
+    assert visitor.get("/help/suggest/?q=refunds").status_code == 405
+    strict = Client(HTTP_USER_AGENT=CHROME, enforce_csrf_checks=True)
+    assert strict.post("/help/suggest/", {"q": "refunds"}).status_code == 403

@@ -66,7 +66,7 @@ def test_hostile_queries_are_escaped_and_never_fail(visitor: Client, kb: Kb, que
 
 
 def test_suggestions_come_from_public_articles_only(visitor: Client, kb: Kb) -> None:
-    html = visitor.get(
+    html = visitor.post(
         "/help/suggest/", {"subject": "Refunds", "message": "when do refunds arrive?"}
     ).content.decode()
     assert "How refunds work" in html

@@ -169,8 +169,11 @@ def test_a_new_request_needs_a_subject_and_a_message(client: Client) -> None:
 
 def test_the_new_request_page_suggests_articles_while_typing(client: Client) -> None:
     html = client.get("/portal/requests/new/").content.decode()
-    assert 'hx-get="/help/suggest/"' in html and 'aria-live="polite"' in html
-    assert "htmx" in html and 'hx-include="#id_subject, #id_message"' in html
+    assert 'hx-post="/help/suggest/"' in html and 'aria-live="polite"' in html
+    assert (
+        "htmx" in html
+        and 'hx-include="#id_subject, #id_message, [name=csrfmiddlewaretoken]"' in html
+    )
 
 
 def test_signed_out_visitors_are_sent_to_sign_in(mine: Conversation) -> None:

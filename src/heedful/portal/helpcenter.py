@@ -232,12 +232,13 @@ def search(request: HttpRequest) -> HttpResponse:
     return _render(request, "portal/help/search.html", context)
 
 
-@require_safe
+@require_POST
 @public_page
 def suggest(request: HttpRequest) -> HttpResponse:
     """An htmx fragment: articles for what the visitor is typing (contact form,
-    portal's new request). Takes ?q= or the form's own subject and message fields."""
-    parts = [request.GET.get(name, "") for name in ("q", "subject", "message")]
+    portal's new request). Takes q or the form's own subject and message fields, by
+    POST: a draft request's words must not end up in proxy and server access logs."""
+    parts = [request.POST.get(name, "") for name in ("q", "subject", "message")]
     text = _clean_text(" ".join(parts), MAX_SUGGEST_TEXT)
     hits: list[Any] = []
     if len(text) >= 3:

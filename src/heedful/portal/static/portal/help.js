@@ -1,5 +1,5 @@
 // Suggestions only need the first words of what is typed: a long message would make
-// the suggest URL (a GET) needlessly large, so its fields are cut before sending.
+// the suggest request needlessly large, so its fields are cut before sending.
 document.addEventListener("htmx:configRequest", (event) => {
   if (!event.detail.path.endsWith("/help/suggest/")) return;
   const params = event.detail.parameters;
