@@ -83,6 +83,8 @@ def test_opening_the_link_does_not_use_it_up(one: Any, client: Client) -> None:
         assert page.status_code == 200 and "Sign in" in page.content.decode()
     assert page["Referrer-Policy"] == "same-origin"
     assert "no-store" in page["Cache-Control"]
+    assert "script-src 'self'" in page["Content-Security-Policy"]
+    assert page["X-Frame-Options"] == "DENY"
     assert PortalSignIn.objects.get().used_at is None
     assert SESSION_CUSTOMER not in scanner.session
 

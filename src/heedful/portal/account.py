@@ -27,6 +27,7 @@ from heedful.knowledge.models import HelpEventKind
 from heedful.knowledge.tracking import record
 from heedful.portal import auth, requests
 from heedful.portal.forms import ContactForm, MultipleFileField
+from heedful.portal.headers import PUBLIC_POLICY
 from heedful.portal.views import client_ip
 
 log = logging.getLogger(__name__)
@@ -117,6 +118,9 @@ def _private(response: HttpResponse) -> HttpResponse:
     response["Cache-Control"] = "no-store"
     response["Referrer-Policy"] = "same-origin"
     response["X-Robots-Tag"] = "noindex, nofollow"
+    # The help center's policy: scripts and styles from Heedful only, no framing.
+    response.setdefault("Content-Security-Policy", PUBLIC_POLICY)
+    response["X-Frame-Options"] = "DENY"
     return response
 
 
