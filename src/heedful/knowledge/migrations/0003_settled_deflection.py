@@ -1,6 +1,7 @@
 """Deflection settled once per session (knowledge.deflection.settle) instead of at
-every report: HelpSession.followed_at and settled_at, an index of the sessions still
-to settle, and the backfill of every existing session (in month-sized batches)."""
+every report: HelpSession.followed_at and settled_at, an index of sessions by start with
+their outcome (the reports read it alone), one of the sessions still to settle, and the
+backfill of every existing session (in month-sized batches)."""
 
 from django.db import migrations, models
 from django.db.backends.base.schema import BaseDatabaseSchemaEditor
@@ -28,6 +29,13 @@ class Migration(migrations.Migration):
             model_name="helpsession",
             name="settled_at",
             field=models.DateTimeField(blank=True, null=True),
+        ),
+        migrations.AddIndex(
+            model_name="helpsession",
+            index=models.Index(
+                fields=["started_at", "engaged_at", "followed_at"],
+                name="knowledge_session_outcome",
+            ),
         ),
         migrations.AddIndex(
             model_name="helpsession",
