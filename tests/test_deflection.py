@@ -288,7 +288,7 @@ def test_suggestions_shown_and_clicked() -> None:
 
 
 def test_the_definition_is_the_module_docstring_paragraph() -> None:
-    assert deflection.DEFINITION.startswith("A help-center session (HelpSession, one visit")
+    assert deflection.DEFINITION.startswith("A help-center visit (bots are never counted)")
     assert "pending" in deflection.DEFINITION and "*" not in deflection.DEFINITION
 
 

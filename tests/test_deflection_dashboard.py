@@ -75,7 +75,7 @@ def test_an_admin_sees_the_figures(cast: Any, visits: Article) -> None:
     assert "50.0 %" in html  # deflected at 24 h: one of two
     assert "1 of 2; 0 pending" in html
     assert "invoice portal" in html and "How deflection is counted" in html
-    assert "A help-center session (HelpSession, one visit" in html
+    assert "A help-center visit (bots are never counted)" in html
     # The title is escaped, and the article links to its public page and its editor.
     assert "&lt;b&gt;cards&lt;/b&gt;" in html and "<b>cards</b>" not in html
     assert f'href="/help/articles/{visits.pk}/"' in html

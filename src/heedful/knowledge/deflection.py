@@ -2,17 +2,21 @@
 
 The one definition, used by every figure below and on every page that shows one:
 
-A help-center session (HelpSession, one visit; bots are never recorded) is *engaged*
-when it viewed an article or was shown suggestions while writing a request
-(HelpSession.engaged_at is the first such moment). An engaged session is *deflected
-(24 h)* when no new conversation was opened by the same visitor or customer within 24
-hours of engaged_at; the 7-day figure is reported beside it. "The same visitor or
-customer": a CONTACT HelpEvent from any session with the same `visitor` cookie value,
-or any conversation (any channel: email, chat, phone…) created by the session's
-customer (HelpSession.customer, set when the visitor signs in to the portal or sends a
-request) in the window. A contact in the same session after the engagement counts as
-not deflected. Windows that have not fully elapsed yet are reported as "pending", not
-as deflected (right-censoring): only sessions whose window closed count in the rate.
+A help-center visit (bots are never counted) is *engaged* when it viewed an article
+or was shown suggested articles while writing a request; the first such moment starts
+its windows. An engaged visit is *deflected (24 h)* when the same visitor or customer
+opened no new conversation within the next 24 hours; the 7-day figure is reported
+beside it. "The same visitor" is the same browser (the help center's own visitor
+cookie) sending a request through the help center or the portal; "the same customer"
+is any conversation on any channel (email, chat, phone…) from the customer who signed
+in to the portal during the visit. A request sent in the same visit after the
+engagement counts as not deflected. Visits whose window has not closed yet are
+pending: only closed windows count in the rate.
+
+In the models: a visit is a HelpSession; its windows start at engaged_at; the same
+visitor is a CONTACT HelpEvent from any session with the same `visitor` value; the
+customer is HelpSession.customer, set only by a portal sign-in (a contact form's typed
+address proves nothing).
 
 How it is computed: a window is [engaged_at, engaged_at + 24 h) (or 7 days). Each
 engaged session's first contact within 7 days (HelpSession.followed_at) is *settled*

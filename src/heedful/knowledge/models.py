@@ -213,7 +213,7 @@ class HelpSession(models.Model):
 
     `visitor` is a second random cookie that outlives sessions, so a contact from the
     same browser a day later is still "the same visitor"; `customer` is set when the
-    visitor signs in to the portal or sends the contact form."""
+    visitor signs in to the portal (never from a contact form's typed address)."""
 
     key = models.CharField(max_length=64, unique=True)
     visitor = models.CharField(max_length=64, db_index=True)
