@@ -36,3 +36,19 @@ def browser() -> Iterator[Any]:
         )
         yield browser
         browser.close()
+
+
+def signed_in_page(browser: Any, server: str, user: Any, errors: list[str]) -> Any:
+    """A new browser page signed in to the workspace as `user`; script errors and
+    console errors are collected into `errors`."""
+    user.set_password(PASSWORD)
+    user.save()
+    page = browser.new_context(viewport={"width": 1366, "height": 900}).new_page()
+    page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.goto(f"{server}/app/login/")
+    page.fill("input[name=username]", user.email)
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url(lambda url: "/login/" not in url)
+    return page

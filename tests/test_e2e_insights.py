@@ -8,27 +8,13 @@ import pytest
 from django.utils import timezone
 
 from heedful.insights.models import Annotation, DailyRollup
-from tests.browser_support import CHROMIUM, PASSWORD, SHOTS
+from tests.browser_support import CHROMIUM, SHOTS, signed_in_page
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),
     pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is not installed"),
     pytest.mark.timeout(120),
 ]
-
-
-def open_as(browser: Any, server: str, user: Any, errors: list[str]) -> Any:
-    user.set_password(PASSWORD)
-    user.save()
-    page = browser.new_context(viewport={"width": 1366, "height": 900}).new_page()
-    page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    page.goto(f"{server}/app/login/")
-    page.fill("input[name=username]", user.email)
-    page.fill("input[name=password]", PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_url(lambda url: "/login/" not in url)
-    return page
 
 
 def test_the_dashboard_draws_its_charts_with_annotations(
@@ -48,7 +34,7 @@ def test_the_dashboard_draws_its_charts_with_annotations(
         )
     Annotation.objects.create(day=today - timedelta(days=5), title="Portal launched")
     errors: list[str] = []
-    page = open_as(browser, server, cast.admin, errors)
+    page = signed_in_page(browser, server, cast.admin, errors)
     page.goto(f"{server}/app/insights/?breakdown=agent")
     page.wait_for_selector("canvas[data-chart=volume]")
     # Chart.js registers every chart it draws; the annotation plugin is registered too.
@@ -66,7 +52,7 @@ def test_the_dashboard_draws_its_charts_with_annotations(
     assert "Portal launched" in page.inner_text("#sec-notes + ul")
     page.screenshot(path=str(SHOTS / "insights-dashboard.png"), full_page=True)
 
-    agent = open_as(browser, server, cast.agent_a, errors)
+    agent = signed_in_page(browser, server, cast.agent_a, errors)
     agent.goto(f"{server}/app/insights/me/")
     agent.wait_for_selector("canvas[data-chart=csat]")
     assert agent.evaluate("() => Object.keys(Chart.instances).length") > 20

@@ -7,27 +7,13 @@ from typing import Any
 import pytest
 
 from heedful.knowledge.models import Article
-from tests.browser_support import CHROMIUM, PASSWORD, SHOTS
+from tests.browser_support import CHROMIUM, SHOTS, signed_in_page
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),
     pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is not installed"),
     pytest.mark.timeout(120),
 ]
-
-
-def signed_in(browser: Any, server: str, user: Any, errors: list[str]) -> Any:
-    user.set_password(PASSWORD)
-    user.save()
-    page = browser.new_context(viewport={"width": 1366, "height": 900}).new_page()
-    page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    page.goto(f"{server}/app/login/")
-    page.fill("input[name=username]", user.email)
-    page.fill("input[name=password]", PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_url(lambda url: "/login/" not in url)
-    return page
 
 
 def test_an_agent_publishes_an_article_and_inserts_its_link_into_a_reply(
@@ -39,7 +25,7 @@ def test_an_agent_publishes_an_article_and_inserts_its_link_into_a_reply(
         text="My router keeps dropping the wifi connection every evening. Help!",
     )
     errors: list[str] = []
-    page = signed_in(browser, server, cast.agent_a, errors)
+    page = signed_in_page(browser, server, cast.agent_a, errors)
 
     page.goto(f"{server}/app/knowledge/new/")
     page.fill("#id_title", "Router keeps dropping wifi")

@@ -10,13 +10,12 @@ from playwright.sync_api import expect
 
 from heedful.surveys import services
 from heedful.surveys.models import SurveyResponse
-from tests.browser_support import CHROMIUM, SHOTS
+from tests.browser_support import CHROMIUM, SHOTS, signed_in_page
 from tests.email_support import (
     secrets_key,  # noqa: F401 (an autouse fixture)
     use_smtp,
 )
 from tests.smtp_server import smtp_server  # noqa: F401 (a fixture)
-from tests.test_e2e_insights import open_as
 from tests.test_surveys_schedule import answer_and_solve, enable, no_outbox_lag  # noqa: F401
 
 pytestmark = [
@@ -71,7 +70,7 @@ def test_a_customer_answers_the_emailed_survey_and_the_dashboard_shows_it(
     assert (response.score, response.completed) == (5, True)
 
     errors: list[str] = []
-    page = open_as(browser, server, cast.admin, errors)
+    page = signed_in_page(browser, server, cast.admin, errors)
     page.goto(f"{server}/app/insights/?breakdown=agent")
     csat = page.locator(".in-card", has_text="CSAT").first
     expect(csat.locator(".in-card-value")).to_have_text("100.0 %")

@@ -53,36 +53,38 @@ def words(query: str) -> list[str]:
 def index_messages(message_ids: Iterable[int]) -> None:
     """(Re)index messages by id: their current text, or nothing if withdrawn or gone.
     PostgreSQL keeps its column itself."""
-    ids = sorted(set(message_ids))
-    if connection.vendor != "sqlite" or not ids:
-        return
-    with connection.cursor() as cursor:
-        for start in range(0, len(ids), 500):
-            chunk = ids[start : start + 500]
-            marks = ",".join(["%s"] * len(chunk))
-            cursor.execute(f"DELETE FROM {FTS_TABLE} WHERE rowid IN ({marks})", chunk)
-            cursor.execute(
-                f"INSERT INTO {FTS_TABLE}(rowid, body_text) "
-                f"SELECT id, substr(body_text, 1, {INDEXED_CHARS}) FROM conversations_message "
-                f"WHERE id IN ({marks}) AND delivery_status != %s",
-                [*chunk, DeliveryStatus.CANCELLED],
-            )
+    _replace_rows(
+        FTS_TABLE,
+        message_ids,
+        f"INSERT INTO {FTS_TABLE}(rowid, body_text) "
+        f"SELECT id, substr(body_text, 1, {INDEXED_CHARS}) FROM conversations_message "
+        "WHERE id IN ({marks}) AND delivery_status != %s",
+        [DeliveryStatus.CANCELLED],
+    )
 
 
 def index_subjects(conversation_ids: Iterable[int]) -> None:
-    ids = sorted(set(conversation_ids))
+    _replace_rows(
+        SUBJECT_TABLE,
+        conversation_ids,
+        f"INSERT INTO {SUBJECT_TABLE}(rowid, subject) SELECT id, subject "
+        "FROM conversations_conversation WHERE id IN ({marks})",
+        [],
+    )
+
+
+def _replace_rows(table: str, row_ids: Iterable[int], insert: str, extra: list[Any]) -> None:
+    """Delete the rows of an FTS5 table and insert them again from `insert`, whose
+    `{marks}` stands for the ids, 500 at a time (SQLite only)."""
+    ids = sorted(set(row_ids))
     if connection.vendor != "sqlite" or not ids:
         return
     with connection.cursor() as cursor:
         for start in range(0, len(ids), 500):
             chunk = ids[start : start + 500]
             marks = ",".join(["%s"] * len(chunk))
-            cursor.execute(f"DELETE FROM {SUBJECT_TABLE} WHERE rowid IN ({marks})", chunk)
-            cursor.execute(
-                f"INSERT INTO {SUBJECT_TABLE}(rowid, subject) SELECT id, subject "
-                f"FROM conversations_conversation WHERE id IN ({marks})",
-                chunk,
-            )
+            cursor.execute(f"DELETE FROM {table} WHERE rowid IN ({marks})", chunk)
+            cursor.execute(insert.format(marks=marks), [*chunk, *extra])
 
 
 def index_messages_from(first_message_id: int) -> None:
