@@ -13,6 +13,9 @@ FORWARD = [
     "ALTER TABLE conversations_message ADD COLUMN search_tsv tsvector GENERATED ALWAYS AS "
     "(to_tsvector('simple'::regconfig, heedful_search_norm(body_text))) STORED",
     "CREATE INDEX search_message_tsv ON conversations_message USING GIN (search_tsv)",
+    # The planner needs statistics on the new column to choose between the GIN index
+    # and walking the newest messages.
+    "ANALYZE conversations_message",
 ]
 BACKWARD = [
     "DROP INDEX IF EXISTS search_message_tsv",
