@@ -328,6 +328,8 @@ class Command(BaseCommand):
         lines = [
             "",
             f"Heedful is starting on {base}/",
+            f"  Help center:        {base}/help/",
+            f"  Customer portal:    {base}/portal/",
             f"  Contact form:       {base}/contact/",
             f"  Agent workspace:    {base}/app/",
             f"  Admin:              {base}/admin/",
