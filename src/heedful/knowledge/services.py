@@ -7,6 +7,7 @@ import mimetypes
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import datetime
 from types import EllipsisType
 
 from django.conf import settings
@@ -139,18 +140,25 @@ def save_translation(
                 "updated_at": now,
             },
         )
-        ArticleRevision.objects.create(
-            translation=translation,
-            title=title,
-            body_markdown=body_markdown,
-            status=article.status,
-            visibility=article.visibility,
-            editor=actor,
-            note=note[:200],
-            created_at=now,
-        )
+        _write_revision(translation, article, editor=actor, note=note, now=now)
         transaction.on_commit(lambda: _reindex(article.pk))
     return translation
+
+
+def _write_revision(
+    translation: ArticleTranslation, article: Article, *, editor: User, note: str, now: datetime
+) -> None:
+    """History: the translation's words as saved, with the article's state then."""
+    ArticleRevision.objects.create(
+        translation=translation,
+        title=translation.title,
+        body_markdown=translation.body_markdown,
+        status=article.status,
+        visibility=article.visibility,
+        editor=editor,
+        note=note[:200],
+        created_at=now,
+    )
 
 
 def set_status(*, article: Article, actor: User, status: str) -> Article:
@@ -166,15 +174,8 @@ def set_status(*, article: Article, actor: User, status: str) -> Article:
             article.published_at = now
         article.save(update_fields=["status", "published_at", "updated_at"])
         for translation in article.translations.all():
-            ArticleRevision.objects.create(
-                translation=translation,
-                title=translation.title,
-                body_markdown=translation.body_markdown,
-                status=status,
-                visibility=article.visibility,
-                editor=actor,
-                note=f"Status set to {status}",
-                created_at=now,
+            _write_revision(
+                translation, article, editor=actor, note=f"Status set to {status}", now=now
             )
         transaction.on_commit(lambda: _reindex(article.pk))
     return article
@@ -372,12 +373,14 @@ def _reindex(article_id: int) -> None:
 
 
 def translation_for(article: Article, language: str | None = None) -> ArticleTranslation | None:
-    """The translation in `language`, else the article's default language, else any."""
-    found = {t.language: t for t in article.translations.all()}
-    for wanted in (language, article.default_language):
-        if wanted and wanted in found:
-            return found[wanted]
-    return next(iter(found.values()), None)
+    """The translation in `language`, else the article's default language, else any:
+    the help center's rule (helpcenter.pick_translation), so agents and customers see
+    the same text."""
+    from heedful.knowledge.helpcenter import pick_translation
+
+    return pick_translation(
+        list(article.translations.all()), language or "", article.default_language
+    )
 
 
 def public_url(article: Article, translation: ArticleTranslation) -> str:
